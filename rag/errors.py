@@ -1,0 +1,21 @@
+"""Errors a user can act on. The CLI prints their message on one line and exits 1."""
+
+
+class RagError(Exception):
+    """Base class: the message says what went wrong and what to do."""
+
+
+class CorpusError(RagError):
+    pass
+
+
+class IndexError_(RagError):
+    pass
+
+
+class ModelError(RagError):
+    pass
+
+
+class QuestionError(RagError):
+    pass

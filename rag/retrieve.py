@@ -1,0 +1,131 @@
+"""Hybrid retrieval: dense sentences + dense chunks + BM25, fused by reciprocal rank fusion.
+
+Evidence is chosen at the sentence level: chunks only lend their score to the sentences
+inside them, so the prompt holds the few best sentences, never whole chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .settings import Settings
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    text: str
+    doc: str
+    score: float  # fused RRF score (higher is better)
+    dense: float  # cosine similarity of the sentence to the question
+    bm25: float
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "text": self.text, "doc": self.doc, "score": round(self.score, 5),
+                "dense": round(self.dense, 4), "bm25": round(self.bm25, 4)}
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    passages: list[Passage]  # fused ranking, best first, `k` long
+    dense_ids: list[str]  # each retriever's own ranking, for recall@k per method
+    bm25_ids: list[str]
+    fused_ids: list[str]
+    query_vector: np.ndarray
+
+    @property
+    def top_dense(self) -> float:
+        return max((p.dense for p in self.passages), default=0.0)
+
+
+class BM25Index:
+    def __init__(self, texts: list[str]):
+        import bm25s
+        import Stemmer
+
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
+        self._index = bm25s.BM25()
+        self._index.index(tokens, show_progress=False)
+        self._n = len(texts)
+
+    def scores(self, query: str) -> np.ndarray:
+        tokens = self._bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
+        )[0]
+        if not tokens:  # bm25s raises on an empty query
+            return np.zeros(self._n, dtype=np.float32)
+        return np.asarray(self._index.get_scores(tokens), dtype=np.float32)
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    n = min(n, len(scores))
+    idx = np.argpartition(-scores, n - 1)[:n]
+    return idx[np.argsort(-scores[idx], kind="stable")]
+
+
+class Retriever:
+    def __init__(self, store: Store, embedder, settings: Settings):
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.bm25 = BM25Index([s.text for s in store.sentences])
+        # sentence position -> chunk positions that contain it
+        self._chunks_of: dict[int, list[int]] = {}
+        for ci, chunk in enumerate(store.chunks):
+            for sid in chunk.sentence_ids:
+                self._chunks_of.setdefault(store.position[sid], []).append(ci)
+
+    def search(self, question: str, k: int | None = None) -> Retrieval:
+        s = self.settings
+        k = k or s.k
+        n = len(self.store.sentences)
+        cand = min(max(s.candidates, k), n)
+        qv = self.embedder.encode_one(question).astype(np.float32)
+
+        d_scores, d_idx = self.store.sentence_index.search(qv[None, :], cand)
+        dense = {int(i): float(v) for i, v in zip(d_idx[0], d_scores[0]) if i >= 0}
+        c_scores, c_idx = self.store.chunk_index.search(qv[None, :], min(cand, len(self.store.chunks)))
+        chunk_rank = {int(c): r for r, c in enumerate(c_idx[0]) if c >= 0}
+        bm = self.bm25.scores(question)
+        bm_top = [int(i) for i in _top(bm, cand) if bm[i] > 0]
+
+        fused: dict[int, float] = {}
+
+        def add(pos: int, rank: int, weight: float):
+            fused[pos] = fused.get(pos, 0.0) + weight / (s.rrf_k + rank + 1)
+
+        for r, pos in enumerate(sorted(dense, key=lambda p: -dense[p])):
+            add(pos, r, s.dense_weight)
+        for r, pos in enumerate(bm_top):
+            add(pos, r, s.bm25_weight)
+        # A sentence inherits the rank of the best retrieved chunk that contains it.
+        for pos in set(dense) | set(bm_top) | {p for c in chunk_rank for p in self._sentences_of(c)}:
+            ranks = [chunk_rank[c] for c in self._chunks_of.get(pos, []) if c in chunk_rank]
+            if ranks:
+                add(pos, min(ranks), s.chunk_weight)
+
+        order = sorted(fused, key=lambda p: -fused[p])
+        dense_order = sorted(dense, key=lambda p: -dense[p])
+        for p in order[:k]:  # sentences found only by BM25/chunks still need their cosine
+            if p not in dense:
+                dense[p] = float(self.store.sentence_index.reconstruct(int(p)) @ qv)
+        sents = self.store.sentences
+        passages = [
+            Passage(sents[p].id, sents[p].text, sents[p].doc, fused[p], dense.get(p, 0.0), float(bm[p]))
+            for p in order[:k]
+        ]
+        return Retrieval(
+            passages=passages,
+            dense_ids=[sents[p].id for p in dense_order],
+            bm25_ids=[sents[p].id for p in bm_top],
+            fused_ids=[sents[p].id for p in order],
+            query_vector=qv,
+        )
+
+    def _sentences_of(self, chunk_pos: int) -> list[int]:
+        return [self.store.position[sid] for sid in self.store.chunks[chunk_pos].sentence_ids]

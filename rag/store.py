@@ -1,0 +1,222 @@
+"""The persisted index: FAISS vectors, sentence/chunk store and a manifest, written atomically.
+
+Data files carry a per-build token in their names and the manifest is replaced last, so a
+build that dies half-way leaves the previous manifest pointing at the previous, intact files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .corpus import Chunk, Document, Sentence, corpus_hash, make_chunks, split_sentences
+from .errors import IndexError_
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+# Above this many sentences exact search gives way to HNSW (see models.md / README).
+APPROX_THRESHOLD = 50_000
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _vector_index(vectors: np.ndarray):
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) > APPROX_THRESHOLD:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(vectors)
+    return index
+
+
+def _faiss_bytes(index) -> bytes:
+    import faiss
+
+    return faiss.serialize_index(index).tobytes()
+
+
+@dataclass
+class Store:
+    """A loaded index: sentences, chunks and their vector indexes."""
+
+    manifest: dict
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    sentence_index: object
+    chunk_index: object
+    by_id: dict[str, Sentence] = field(init=False)
+    position: dict[str, int] = field(init=False)
+
+    def __post_init__(self):
+        self.by_id = {s.id: s for s in self.sentences}
+        self.position = {s.id: i for i, s in enumerate(self.sentences)}
+
+    def neighbours(self, sentence_id: str, window: int = 1) -> list[Sentence]:
+        """The sentence with up to `window` sentences either side, within its document."""
+        i = self.position[sentence_id]
+        doc = self.sentences[i].doc
+        lo, hi = max(0, i - window), min(len(self.sentences), i + window + 1)
+        return [s for s in self.sentences[lo:hi] if s.doc == doc]
+
+
+def build(
+    documents: list[Document],
+    index_dir: Path,
+    embedder,
+    *,
+    chunk_sentences: int = 3,
+    chunk_overlap: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    """Split, embed and persist; returns the new manifest. Caller holds the index lock."""
+    sentences = split_sentences(documents)
+    if not sentences:
+        raise IndexError_("no sentences found in the given documents; nothing to index")
+    chunks = make_chunks(sentences, chunk_sentences, chunk_overlap)
+
+    def encode(label: str, texts: list[str]) -> np.ndarray:
+        done = 0
+
+        def step(n: int):
+            nonlocal done
+            done += n
+            if progress:
+                progress(label, done, len(texts))
+
+        return embedder.encode(texts, progress=step)
+
+    sent_vecs = encode("sentences", [s.text for s in sentences])
+    chunk_vecs = encode("chunks", [c.text for c in chunks])
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:10]
+    files = {
+        "sentences": f"sentences-{token}.jsonl",
+        "chunks": f"chunks-{token}.jsonl",
+        "sentence_index": f"sentences-{token}.faiss",
+        "chunk_index": f"chunks-{token}.faiss",
+    }
+    payloads = {
+        "sentences": "".join(json.dumps(asdict(s), ensure_ascii=False) + "\n" for s in sentences).encode(),
+        "chunks": "".join(
+            json.dumps({"id": c.id, "sentence_ids": list(c.sentence_ids)}) + "\n" for c in chunks
+        ).encode(),
+        "sentence_index": _faiss_bytes(_vector_index(sent_vecs)),
+        "chunk_index": _faiss_bytes(_vector_index(chunk_vecs)),
+    }
+    for key, name in files.items():
+        atomic_write(index_dir / name, payloads[key])
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "embedder": {"name": embedder.name, "dim": embedder.dim},
+        "corpus_hash": corpus_hash(documents),
+        "documents": [
+            {"name": d.name, "path": str(d.path.resolve()) if d.path else None, "sha256": d.sha256}
+            for d in documents
+        ],
+        "chunking": {"sentences": chunk_sentences, "overlap": chunk_overlap},
+        "counts": {"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)},
+        "files": files,
+        "sizes": {key: len(payloads[key]) for key in files},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write(index_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    _remove_unreferenced(index_dir, set(files.values()))
+    return manifest
+
+
+def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.iterdir():
+        if path.suffix in {".jsonl", ".faiss"} and path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    """The manifest, None when there is no index, IndexError_ when it is unreadable."""
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["files"], manifest["embedder"], manifest["format_version"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise IndexError_(f"the index manifest {path} is corrupt ({exc}); rebuild it with `rag index`") from None
+    return manifest
+
+
+def stale_reason(manifest: dict, embedder) -> str | None:
+    """Why this index no longer matches its sources or embedder, or None if it does."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        return f"index format {manifest.get('format_version')} is not the current {FORMAT_VERSION}"
+    emb = manifest.get("embedder", {})
+    if emb.get("name") != embedder.name or emb.get("dim") != embedder.dim:
+        return f"index was built with embedder {emb.get('name')!r}, not {embedder.name!r}"
+    for doc in manifest.get("documents", []):
+        path = Path(doc["path"]) if doc.get("path") else None
+        if path and path.exists():
+            from .corpus import read_document
+
+            if read_document(path).sha256 != doc["sha256"]:
+                return f"{path} changed since the index was built"
+    return None
+
+
+def load(index_dir: Path, manifest: dict) -> Store:
+    import faiss
+
+    files, sizes = manifest["files"], manifest.get("sizes", {})
+
+    def path_of(key: str) -> Path:
+        path = index_dir / files[key]
+        if not path.exists():
+            raise IndexError_(f"index file {path} is missing; rebuild with `rag index --index-dir {index_dir}`")
+        if key in sizes and path.stat().st_size != sizes[key]:
+            raise IndexError_(f"index file {path} is truncated or altered; rebuild with `rag index --index-dir {index_dir}`")
+        return path
+
+    try:
+        sentences = [Sentence(**json.loads(line)) for line in path_of("sentences").read_text("utf-8").splitlines()]
+        chunks = []
+        for line in path_of("chunks").read_text("utf-8").splitlines():
+            row = json.loads(line)
+            ids = tuple(row["sentence_ids"])
+            chunks.append(Chunk(row["id"], ids, ""))
+        sentence_index = faiss.read_index(str(path_of("sentence_index")))
+        chunk_index = faiss.read_index(str(path_of("chunk_index")))
+    except IndexError_:
+        raise
+    except Exception as exc:  # faiss raises RuntimeError, json ValueError, dataclass TypeError
+        raise IndexError_(
+            f"the index in {index_dir} is corrupt ({type(exc).__name__}); rebuild with `rag index --index-dir {index_dir}`"
+        ) from None
+    if sentence_index.ntotal != len(sentences) or chunk_index.ntotal != len(chunks):
+        raise IndexError_(f"the index in {index_dir} is inconsistent; rebuild with `rag index --index-dir {index_dir}`")
+    by_id = {s.id: s for s in sentences}
+    chunks = [Chunk(c.id, c.sentence_ids, " ".join(by_id[i].text for i in c.sentence_ids)) for c in chunks]
+    return Store(manifest, sentences, chunks, sentence_index, chunk_index)

@@ -1,0 +1,84 @@
+"""Check each claim of an answer against the sentences it cites.
+
+A claim is supported when every number, date and name in it appears in the cited sentence
+(the small model's typical failure is an invented year or name next to the right topic), and
+its words and meaning are close to the sentence: support = mean of lexical coverage and
+embedding cosine, compared with a threshold calibrated on eval/questions.jsonl.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .guard import MONTHS
+
+STOPWORDS = set(
+    "a an the and or but if of to in on at by for with from as is are was were be been being it its this "
+    "that these those there their they them he she his her him we our you your i me my do does did done has "
+    "have had not no yes so than then too very can could will would should may might must also just about "
+    "into over under after before between what which who whom whose when where why how according article "
+    "says said say".split()
+)
+FACT = re.compile(rf"\b\d[\d,.]*\b|\b({MONTHS})\b", re.I)
+NAME = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z]?[a-z]+)*\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stems(text: str) -> set[str]:
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
+    return set(_stemmer().stemWords(words))
+
+
+def facts(claim: str, question: str) -> set[str]:
+    """Numbers, months and capitalised names that the claim adds beyond the question."""
+    found = {m.group().lower().rstrip(".,") for m in FACT.finditer(claim)}
+    words = claim.split()
+    for m in NAME.finditer(claim):
+        if claim[: m.start()].strip() == "":  # sentence-initial capital is not a name signal
+            continue
+        found.add(m.group().lower())
+    asked = question.lower()
+    return {f for f in found if f not in asked} if words else set()
+
+
+@dataclass(frozen=True)
+class Support:
+    score: float
+    missing: tuple[str, ...]  # facts of the claim that the sentence does not contain
+
+
+class Verifier:
+    def __init__(self, embedder):
+        self.embedder = embedder
+
+    def support(self, claim: str, sentence: str, question: str, claim_vec=None, sentence_vec=None) -> Support:
+        lowered = sentence.lower()
+        missing = tuple(sorted(f for f in facts(claim, question) if f not in lowered))
+        if missing:
+            return Support(0.0, missing)
+        claim_stems = stems(claim) - stems(question) or stems(claim)
+        lexical = len(claim_stems & stems(sentence)) / len(claim_stems) if claim_stems else 0.0
+        if claim_vec is None:
+            claim_vec = self.embedder.encode_one(claim)
+        if sentence_vec is None:
+            sentence_vec = self.embedder.encode_one(sentence)
+        cosine = float(np.dot(claim_vec, sentence_vec))
+        return Support(0.5 * lexical + 0.5 * max(0.0, cosine), ())
+
+    def best(self, claim: str, sentences: list[tuple[str, str, np.ndarray]], question: str):
+        """The (id, support) of the sentence that best supports an uncited claim."""
+        if not sentences:
+            return None
+        vec = self.embedder.encode_one(claim)
+        scored = [(sid, self.support(claim, text, question, vec, svec)) for sid, text, svec in sentences]
+        return max(scored, key=lambda pair: pair[1].score)
