@@ -89,7 +89,10 @@ def _pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
+    pos = q * (len(values) - 1)  # linear interpolation, as numpy.percentile does by default
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
 def score(questions: list[dict], predictions: list[dict]) -> dict:

@@ -55,7 +55,9 @@ class Settings:
 
     # Verification and abstention (calibrated on eval/questions.jsonl, see README).
     min_dense_score: float = 0.25
-    min_support: float = 0.5
+    min_support: float = 0.6
+    # The expected answer type (date, number, name...) must appear in one of the top sentences.
+    type_window: int = 3
 
     max_question_chars: int = 4000
     verbose: bool = False

@@ -77,6 +77,15 @@ class Store:
         self.by_id = {s.id: s for s in self.sentences}
         self.position = {s.id: i for i, s in enumerate(self.sentences)}
 
+    @property
+    def vocabulary(self) -> set[str]:
+        """Lower-cased words of all sentences (for "does the corpus ever name X?")."""
+        if not hasattr(self, "_vocabulary"):
+            import re
+
+            self._vocabulary = {w for s in self.sentences for w in re.findall(r"[\w]+", s.text.lower())}
+        return self._vocabulary
+
     def neighbours(self, sentence_id: str, window: int = 1) -> list[Sentence]:
         """The sentence with up to `window` sentences either side, within its document."""
         i = self.position[sentence_id]

@@ -66,8 +66,10 @@ class Verifier:
         missing = tuple(sorted(f for f in facts(claim, question) if f not in lowered))
         if missing:
             return Support(0.0, missing)
-        claim_stems = stems(claim) - stems(question) or stems(claim)
-        lexical = len(claim_stems & stems(sentence)) / len(claim_stems) if claim_stems else 0.0
+        claim_stems = stems(claim) - stems(question)
+        if not claim_stems:  # a claim that only restates the question answers nothing
+            return Support(0.0, ())
+        lexical = len(claim_stems & stems(sentence)) / len(claim_stems)
         if claim_vec is None:
             claim_vec = self.embedder.encode_one(claim)
         if sentence_vec is None:

@@ -1,0 +1,66 @@
+"""Fixtures: the real models (session-scoped, loaded once) and a scripted fake generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.generate import Generation
+from rag.pipeline import Assistant
+from rag.settings import BUNDLED_CORPUS, Settings
+
+ARTICLE = BUNDLED_CORPUS
+
+
+class ScriptedGenerator:
+    """Deterministic stand-in for llama.cpp: returns the scripted replies in order, and
+    records the prompts it was given. For unit tests of parsing, citation and abstention."""
+
+    name = "scripted"
+    chat = False
+
+    def __init__(self, *replies: str):
+        self.replies = list(replies)
+        self.prompts: list[str] = []
+
+    def generate(self, prompt, *, allowed_ids=(), max_tokens=48, stop=(), on_token=None):
+        self.prompts.append(prompt)
+        text = self.replies.pop(0) if self.replies else ""
+        if on_token and text:
+            on_token(text)
+        return Generation(text, len(prompt.split()), len(text.split()), 0.0, 0.0)
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.fixture(scope="session")
+def settings(index_dir) -> Settings:
+    return Settings(index_dir=index_dir, model_path=None)
+
+
+@pytest.fixture(scope="session")
+def assistant(settings) -> Assistant:
+    """The real pipeline: MiniLM embedder, FAISS index, gemma-3-270m GGUF."""
+    return Assistant(settings)
+
+
+@pytest.fixture(scope="session")
+def embedder(assistant):
+    return assistant.embedder
+
+
+@pytest.fixture
+def scripted(assistant):
+    """An Assistant sharing the real embedder and index but with a scripted generator."""
+
+    def make(*replies: str) -> tuple[Assistant, ScriptedGenerator]:
+        gen = ScriptedGenerator(*replies)
+        fake = Assistant(assistant.settings, generator=gen, embedder=assistant.embedder)
+        fake._retriever = assistant.retriever
+        return fake, gen
+
+    return make

@@ -1,0 +1,96 @@
+"""Every command through Typer's CliRunner, on exit code and output, with the real models."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def idx(settings, assistant):
+    assistant.retriever  # make sure the session index exists
+    return ["--index-dir", str(settings.index_dir)]
+
+
+def test_help_is_fast_and_imports_no_models():
+    code = "import sys; from rag.cli import app; sys.argv=['rag','--help']\ntry: app()\nexcept SystemExit: pass\n" \
+           "print('HEAVY' if {'torch','llama_cpp','sentence_transformers','numpy'} & set(sys.modules) else 'LIGHT')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "ask" in out and out.strip().endswith("LIGHT")
+
+
+def test_ask_json_prints_exactly_one_object(idx):
+    result = runner.invoke(app, ["ask", "--json", "When did Putin give final approval to the treaty?", *idx])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"question", "answer", "abstained", "citations", "retrieved", "latency_s"} <= set(data)
+    assert "November 9" in data["answer"]
+    assert any("final approval on November 9" in c["text"] for c in data["citations"])
+    assert all({"id", "text", "score"} <= set(r) for r in data["retrieved"])
+
+
+def test_ask_prints_answer_then_cited_sentences(idx):
+    result = runner.invoke(app, ["ask", "Which article of the United Nations Charter does the provision align with?", *idx])
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert "51" in lines[0]
+    assert any(line.startswith("[S9] ") for line in lines[1:])
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_is_a_one_line_error(idx, question):
+    result = runner.invoke(app, ["ask", question, *idx])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: the question is empty"
+
+
+def test_missing_model_is_a_one_line_error(idx, tmp_path):
+    result = runner.invoke(app, ["ask", "Who signed it?", "--model", str(tmp_path / "none.gguf"), *idx])
+    assert result.exit_code == 1
+    assert "model file not found" in result.stderr and "Traceback" not in result.output
+
+
+def test_index_missing_document(tmp_path):
+    result = runner.invoke(app, ["index", str(tmp_path / "nope.txt"), "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 1
+    assert "document not found" in result.stderr
+
+
+def test_index_builds_scratch_index(tmp_path):
+    doc = tmp_path / "a.txt"
+    doc.write_text("The bridge opened in May 2015. It was designed by Maria Lopez.")
+    result = runner.invoke(app, ["index", str(doc), "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 0, result.output
+    assert "2 sentences" in result.stdout
+    assert (tmp_path / "i" / "manifest.json").exists()
+
+
+def test_eval_on_a_subset_writes_predictions(idx, tmp_path):
+    lines = [line for line in open("eval/questions.jsonl", encoding="utf-8")]
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text(lines[0] + lines[7] + lines[-1], encoding="utf-8")  # two answerable, one injection
+    out = tmp_path / "preds.jsonl"
+    result = runner.invoke(app, ["eval", "--questions", str(subset), "--out", str(out), "--json", *idx])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["questions"] == 3 and metrics["answerable"] == 2
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["q01", "q08", json.loads(lines[-1])["id"]]
+    for row in rows:
+        assert {"id", "question", "answer", "abstained", "citations", "retrieved", "latency_s"} <= set(row)
+    assert rows[-1]["abstained"] is True
+    assert metrics["abstain_unanswerable"] == 1.0
+
+
+def test_eval_malformed_file(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok"}\nnot json\n')
+    result = runner.invoke(app, ["eval", "--questions", str(bad)])
+    assert result.exit_code == 1
+    assert ":2: not valid JSON" in result.stderr

@@ -1,0 +1,89 @@
+"""The persisted index with the real embedder, in scratch directories."""
+
+import json
+
+import pytest
+
+from rag import store as store_mod
+from rag.errors import IndexError_
+from rag.indexer import build_index, open_index
+from rag.settings import Settings
+
+
+@pytest.fixture
+def doc(tmp_path):
+    path = tmp_path / "docs" / "notes.md"
+    path.parent.mkdir()
+    path.write_text("The bridge opened in May 2015. It was designed by Maria Lopez.\n\nLeave a Reply\n")
+    return path
+
+
+def test_build_and_load_roundtrip(tmp_path, doc, embedder):
+    settings = Settings(index_dir=tmp_path / "idx")
+    manifest = build_index(settings, embedder, [doc])
+    assert manifest["embedder"] == {"name": "all-MiniLM-L6-v2", "dim": 384}
+    assert manifest["counts"]["sentences"] == 2
+    store = open_index(settings, embedder)
+    assert [s.text for s in store.sentences] == ["The bridge opened in May 2015.", "It was designed by Maria Lopez."]
+    assert store.sentence_index.ntotal == 2
+
+
+def test_directory_with_mixed_files_skips_non_text(tmp_path, doc, embedder):
+    (doc.parent / "image.png").write_bytes(b"\x89PNG")
+    warnings = []
+    build_index(Settings(index_dir=tmp_path / "idx"), embedder, [doc.parent], notify=warnings.append)
+    assert any("image.png" in w for w in warnings)
+
+
+def test_changed_source_triggers_rebuild(tmp_path, doc, embedder):
+    settings = Settings(index_dir=tmp_path / "idx")
+    build_index(settings, embedder, [doc])
+    doc.write_text("A new text about a tunnel. It is long.\n")
+    notes = []
+    store = open_index(settings, embedder, notify=notes.append)
+    assert "tunnel" in store.sentences[0].text
+    assert any("changed" in n for n in notes)
+
+
+def test_other_embedder_is_stale(tmp_path, doc, embedder):
+    settings = Settings(index_dir=tmp_path / "idx")
+    manifest = build_index(settings, embedder, [doc])
+    manifest["embedder"]["name"] = "other-model"
+    assert "other-model" in store_mod.stale_reason(manifest, embedder)
+
+
+@pytest.mark.parametrize("damage", ["manifest", "truncate", "delete"])
+def test_corrupt_index_gives_a_clear_error(tmp_path, doc, embedder, damage):
+    settings = Settings(index_dir=tmp_path / "idx")
+    manifest = build_index(settings, embedder, [doc])
+    target = settings.index_dir / manifest["files"]["sentence_index"]
+    if damage == "manifest":
+        (settings.index_dir / "manifest.json").write_text("{not json")
+    elif damage == "truncate":
+        target.write_bytes(target.read_bytes()[:100])
+    else:
+        target.unlink()
+    with pytest.raises(IndexError_, match="rag index"):
+        open_index(settings, embedder)
+
+
+def test_build_killed_half_way_keeps_previous_index(tmp_path, doc, embedder, monkeypatch):
+    settings = Settings(index_dir=tmp_path / "idx")
+    build_index(settings, embedder, [doc])
+    before = json.loads((settings.index_dir / "manifest.json").read_text())
+    real_write = store_mod.atomic_write
+
+    def dying_write(path, data):
+        if path.name == "manifest.json":
+            raise KeyboardInterrupt  # killed between the data files and the manifest
+        real_write(path, data)
+
+    monkeypatch.setattr(store_mod, "atomic_write", dying_write)
+    doc.write_text("Completely different content here. Second sentence.\n")
+    with pytest.raises(KeyboardInterrupt):
+        build_index(settings, embedder, [doc])
+    monkeypatch.undo()
+    after = json.loads((settings.index_dir / "manifest.json").read_text())
+    assert after == before
+    loaded = store_mod.load(settings.index_dir, after)
+    assert "bridge" in loaded.sentences[0].text
