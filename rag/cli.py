@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import RagError
+from .settings import PROJECT_ROOT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions about local documents; every answer cites the sentences behind it.")
@@ -128,7 +129,7 @@ def ask(
 
 @app.command("eval")
 def eval_(
-    questions: Annotated[Path, typer.Option("--questions", help="Question set, one JSON object a line.")] = Path("eval/questions.jsonl"),
+    questions: Annotated[Path, typer.Option("--questions", help="Question set, one JSON object a line.")] = PROJECT_ROOT / "eval" / "questions.jsonl",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write one prediction per line (JSONL) here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON object.")] = False,
     k: TopK = None,
