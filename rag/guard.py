@@ -96,6 +96,15 @@ def unknown_attribute(question: str, vocabulary: set[str]) -> str | None:
     return None if forms & vocabulary else word
 
 
+def entity_coverage(question: str, text: str) -> float:
+    """Share of the question's names that the sentence mentions (1.0 when it names none)."""
+    names = entities(question)
+    if not names:
+        return 1.0
+    lowered = text.lower()
+    return sum(1 for n in names if n.lower() in lowered) / len(names)
+
+
 def _counted_noun(question: str) -> str | None:
     match = re.search(r"how (many|much)\s+(\w+)", question, re.I)
     return match.group(2).lower() if match else None

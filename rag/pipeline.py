@@ -129,6 +129,8 @@ class Assistant:
         typed = [p for p in evidence[: s.type_window] if guard.has_type(p.text, kind, question)]
         if not typed:
             return finish(self._abstain(question, evidence, f"no retrieved sentence contains the {kind} asked for"))
+        # Among the top sentences, prefer one that names what the question names (stable by rank).
+        typed.sort(key=lambda p: -guard.entity_coverage(question, p.text))
         best = typed[0]
         if guard.is_yes_no(question):
             # The small model gets polarity wrong ("China is a party to this treaty"); the
