@@ -31,7 +31,6 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     reason: str = ""  # why it abstained, or how the answer was formed
     model_output: str = ""  # the raw generation, for --verbose and debugging
-    standalone_question: str = ""
     # Each retriever's own ranking of sentence ids (dense, bm25, fused), for recall per method.
     rankings: dict[str, list[str]] = field(default_factory=dict)
 

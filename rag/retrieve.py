@@ -34,7 +34,6 @@ class Retrieval:
     dense_ids: list[str]  # each retriever's own ranking, for recall@k per method
     bm25_ids: list[str]
     fused_ids: list[str]
-    query_vector: np.ndarray
 
     @property
     def top_dense(self) -> float:
@@ -124,7 +123,6 @@ class Retriever:
             dense_ids=[sents[p].id for p in dense_order],
             bm25_ids=[sents[p].id for p in bm_top],
             fused_ids=[sents[p].id for p in order],
-            query_vector=qv,
         )
 
     def _sentences_of(self, chunk_pos: int) -> list[int]:

@@ -86,13 +86,6 @@ class Store:
             self._vocabulary = {w for s in self.sentences for w in re.findall(r"[\w]+", s.text.lower())}
         return self._vocabulary
 
-    def neighbours(self, sentence_id: str, window: int = 1) -> list[Sentence]:
-        """The sentence with up to `window` sentences either side, within its document."""
-        i = self.position[sentence_id]
-        doc = self.sentences[i].doc
-        lo, hi = max(0, i - window), min(len(self.sentences), i + window + 1)
-        return [s for s in self.sentences[lo:hi] if s.doc == doc]
-
 
 def build(
     documents: list[Document],
