@@ -42,13 +42,12 @@ def stems(text: str) -> set[str]:
 def facts(claim: str, question: str) -> set[str]:
     """Numbers, months and capitalised names that the claim adds beyond the question."""
     found = {m.group().lower().rstrip(".,") for m in FACT.finditer(claim)}
-    words = claim.split()
     for m in NAME.finditer(claim):
         if claim[: m.start()].strip() == "":  # sentence-initial capital is not a name signal
             continue
         found.add(m.group().lower())
     asked = question.lower()
-    return {f for f in found if f not in asked} if words else set()
+    return {f for f in found if f not in asked}
 
 
 @dataclass(frozen=True)
