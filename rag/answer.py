@@ -33,10 +33,13 @@ class Answer:
     model_output: str = ""  # the raw generation, for --verbose and debugging
     # Each retriever's own ranking of sentence ids (dense, bm25, fused), for recall per method.
     rankings: dict[str, list[str]] = field(default_factory=dict)
+    # The question as retrieval saw it: a follow-up rewritten to stand alone (else the question).
+    standalone: str = ""
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            "standalone_question": self.standalone or self.question,
             "answer": self.answer,
             "abstained": self.abstained,
             "citations": [

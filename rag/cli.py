@@ -127,6 +127,33 @@ def ask(
         typer.echo("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in answer.timings.items()), err=True)
 
 
+@app.command()
+def chat(
+    plain: Annotated[bool, typer.Option("--plain", help="Plain lines instead of colours and live streaming.")] = False,
+    k: TopK = None,
+    model: ModelPath = None,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """Talk with the documents: streamed answers with citations, follow-up questions, /help for commands.
+
+    Reads one question per line from standard input when it is not a terminal."""
+    from . import chat as chat_mod
+    from .chat_view import PlainView, RichView
+
+    interactive = sys.stdin.isatty()
+    view = PlainView(echo=not interactive) if plain or not sys.stdout.isatty() else RichView()
+    with _user_errors(verbose):
+        assistant = make_assistant(index_dir, model, k, verbose)
+        chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose)
+
+
+def _history_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rag")) / "chat_history"
+
+
 @app.command("eval")
 def eval_(
     questions: Annotated[Path, typer.Option("--questions", help="Question set, one JSON object a line.")] = PROJECT_ROOT / "eval" / "questions.jsonl",

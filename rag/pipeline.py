@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
-from . import cite, guard, prompts
+from . import cite, followup, guard, prompts
 from .answer import Answer, Citation
 from .embed import Embedder
 from .errors import QuestionError
@@ -55,6 +56,9 @@ class Assistant:
         self.progress = progress
         self.notify = notify
         self.load_timings: dict[str, float] = {}
+        self._names: dict[str, str] | None = None
+        # One llama.cpp context serves every caller (chat, server threads): answers queue here.
+        self._lock = threading.RLock()
 
     # -- components -------------------------------------------------------------------
     @property
@@ -95,11 +99,39 @@ class Assistant:
         question = clean_question(question, self.settings.max_question_chars)
         return self.retriever.search(question, k)
 
+    @property
+    def names(self) -> dict[str, str]:
+        """People the documents name, for resolving "he"/"she" in follow-up questions."""
+        if self._names is None:
+            self._names = followup.people(s.text for s in self.store.sentences)
+        return self._names
+
+    def standalone(self, question: str, history: Sequence[tuple[str, str]] = ()) -> str:
+        """The question rewritten so it stands alone, given earlier (question, answer) turns."""
+        question = clean_question(question, self.settings.max_question_chars)
+        return followup.standalone(question, history, self.names) if history else question
+
     # -- answering --------------------------------------------------------------------
-    def ask(self, question: str, *, k: int | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
-        s = self.settings
-        question = clean_question(question, s.max_question_chars)
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[tuple[str, str]] = (),
+        k: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer `question` from the documents. `history` holds earlier (question, answer) turns
+        of a conversation; they only resolve follow-ups, never supply facts. `on_token` receives
+        the generated text as it streams and may raise to stop generation."""
+        asked = clean_question(question, self.settings.max_question_chars)
         self.retriever, self.generator  # loading is not answering: keep it out of the latency
+        with self._lock:
+            answer = self._answer(self.standalone(asked, history), k, on_token)
+        answer.question = asked
+        return answer
+
+    def _answer(self, question: str, k: int | None, on_token) -> Answer:
+        s = self.settings
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         retrieval = self.retriever.search(question, k)
@@ -109,6 +141,7 @@ class Assistant:
         def finish(answer: Answer) -> Answer:
             answer.latency_s = time.perf_counter() - t0
             answer.timings = timings
+            answer.standalone = question
             answer.rankings = {"dense": retrieval.dense_ids, "bm25": retrieval.bm25_ids,
                                "fused": retrieval.fused_ids}
             return answer
@@ -144,6 +177,8 @@ class Assistant:
         # eval) and the model phrases the answer from it; it may cite more ids, constrained.
         prefix = "" if chat else f"{best.id}]"
         timings["prompt_s"] = time.perf_counter() - t0 - timings["retrieve_s"]
+        if on_token and prefix:
+            on_token(f"[{prefix}")
         gen = self.generator.generate(prompt + prefix, allowed_ids=[p.id for p in evidence],
                                       max_tokens=s.max_tokens, stop=STOP, on_token=on_token)
         timings.update(ttft_s=gen.ttft_s, generate_s=gen.seconds, prompt_tokens=gen.prompt_tokens,
