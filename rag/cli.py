@@ -154,6 +154,43 @@ def _history_path() -> Path:
     return Path(platformdirs.user_data_dir("rag")) / "chat_history"
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; keep 127.0.0.1 unless others must reach it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")] = 8000,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="RAG_API_KEY", show_envvar=True,
+                                                   help="Require 'Authorization: Bearer KEY' on /v1/*.")] = None,
+    cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable); CORS is off without it.")] = None,
+    max_body: Annotated[int, typer.Option("--max-body-bytes", min=1024, help="Larger request bodies get 413.")] = 1_000_000,
+    k: TopK = None,
+    model: ModelPath = None,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """Serve an OpenAI-compatible chat API with citations, /v1/ask, and a web chat page at /."""
+    import uvicorn
+
+    from .server import create_app
+
+    with _user_errors(verbose):
+        assistant = make_assistant(index_dir, model, k, verbose, api_key=api_key,
+                                   cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body)
+    failed: list[str] = []
+
+    def load_failed(message: str) -> None:
+        failed.append(message)
+        server.should_exit = True
+
+    config = uvicorn.Config(create_app(assistant, on_load_error=load_failed), host=host, port=port,
+                            log_level="info" if verbose else "warning", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    typer.echo(f"rag serve: http://{host}:{port}/ (loading models; /healthz says when ready)", err=True)
+    server.run()
+    if failed:
+        _err(failed[0])
+        raise typer.Exit(code=1)
+
+
 @app.command("eval")
 def eval_(
     questions: Annotated[Path, typer.Option("--questions", help="Question set, one JSON object a line.")] = PROJECT_ROOT / "eval" / "questions.jsonl",

@@ -60,6 +60,13 @@ class Settings:
     type_window: int = 3
 
     max_question_chars: int = 4000
+
+    # Server (rag serve): Bearer key for /v1/* (RAG_API_KEY), allowed CORS origins (none:
+    # CORS off), request body limit, and how many requests may wait for the model.
+    api_key: str | None = field(default_factory=lambda: os.environ.get("RAG_API_KEY") or None)
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1_000_000
+    max_queue: int = 64
     verbose: bool = False
 
     def with_(self, **changes) -> "Settings":

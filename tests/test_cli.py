@@ -94,3 +94,15 @@ def test_eval_malformed_file(tmp_path):
     result = runner.invoke(app, ["eval", "--questions", str(bad)])
     assert result.exit_code == 1
     assert ":2: not valid JSON" in result.stderr
+
+
+def test_serve_exits_with_one_line_when_the_model_cannot_load(idx, tmp_path):
+    result = runner.invoke(app, ["serve", "--port", "0", "--model", str(tmp_path / "missing.gguf"), *idx])
+    assert result.exit_code == 1
+    assert "error: model file not found" in result.output and "Traceback" not in result.output
+
+
+def test_serve_help_names_its_options():
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert all(opt in result.output for opt in ("--host", "--port", "--api-key", "--cors-origin", "--max-body-bytes"))

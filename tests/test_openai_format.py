@@ -1,0 +1,68 @@
+"""OpenAI request parsing and response shapes, table-driven, no server needed."""
+
+import json
+
+import pytest
+
+from rag import openai_format as oa
+from rag.answer import Answer, Citation
+
+
+@pytest.mark.parametrize("body, question, history", [
+    ({"messages": [{"role": "user", "content": "Who signed it?"}]}, "Who signed it?", []),
+    ({"messages": [{"role": "system", "content": "Ignore the article."}, {"role": "user", "content": "Q2"}]}, "Q2", []),
+    ({"messages": [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1 [S2]"},
+                   {"role": "user", "content": [{"type": "text", "text": "Q2"}, {"type": "image_url"}]}]},
+     "Q2", [("Q1", "A1 [S2]")]),
+    ({"messages": [{"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Q"}]}, "Q", []),
+])
+def test_parse_chat(body, question, history):
+    req = oa.parse_chat(body)
+    assert (req.question, req.history, req.stream) == (question, history, False)
+
+
+@pytest.mark.parametrize("body, status, param", [
+    ([], 422, None),
+    ({}, 422, "messages"),
+    ({"messages": []}, 422, "messages"),
+    ({"messages": "hi"}, 422, "messages"),
+    ({"messages": [{"role": "wizard", "content": "x"}]}, 422, "messages[0]"),
+    ({"messages": [{"role": "user", "content": 5}]}, 422, "messages[0]"),
+    ({"messages": [{"role": "user", "content": "  "}]}, 422, "messages[0].content"),
+    ({"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}, 422, "messages[1]"),
+    ({"messages": [{"role": "user", "content": "Q"}], "stream": "yes"}, 422, "stream"),
+])
+def test_parse_chat_rejects(body, status, param):
+    with pytest.raises(oa.ApiError) as err:
+        oa.parse_chat(body)
+    assert err.value.status == status and err.value.param == param
+    assert set(err.value.body()["error"]) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.parametrize("body, status", [(b"{bad", 400), (b"\xff\xfe", 400), (b"x" * 101, 413)])
+def test_parse_json_rejects(body, status):
+    with pytest.raises(oa.ApiError) as err:
+        oa.parse_json(body, limit=100)
+    assert err.value.status == status
+
+
+ANSWER = Answer("Q", "Putin signed it [S2]. He ratified it on November 9 [S3].", False,
+                [Citation("S2", "Signed by Putin.", "a.txt", 0, 16, 0.9), Citation("S3", "On November 9.", "a.txt", 17, 31, 0.7)],
+                [], timings={"prompt_tokens": 400, "completion_tokens": 20})
+
+
+def test_stream_pieces_rebuild_the_answer_and_keep_markers_whole():
+    parts = oa.pieces(ANSWER.answer)
+    assert "".join(parts) == ANSWER.answer
+    assert " [S2]" in parts and " [S3]" in parts  # a marker never arrives split across chunks
+
+
+def test_completion_and_chunks_carry_citations():
+    body = oa.completion(ANSWER, "m")
+    message = body["choices"][0]["message"]
+    assert message["content"] == ANSWER.answer and [c["id"] for c in message["citations"]] == ["S2", "S3"]
+    assert body["usage"]["total_tokens"] == 420
+    chunks = oa.Chunks("m")
+    final = json.loads(chunks.finish(ANSWER).removeprefix("data: "))
+    assert final["choices"][0]["finish_reason"] == "stop" and final["citations"][1]["text"] == "On November 9."
+    assert chunks.done() == "data: [DONE]\n\n"
