@@ -143,6 +143,17 @@ class LlamaGenerator:
     def n_ctx(self) -> int:
         return self.llm.n_ctx()
 
+    def warm(self, prefix: str) -> float:
+        """Evaluate a prompt prefix now, so the next prompt that starts with it only pays for
+        the rest (llama-cpp-python reuses the longest matching token prefix). Returns seconds."""
+        if not prefix or self.chat:
+            return 0.0
+        t0 = time.perf_counter()
+        tokens = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False)
+        self.llm.reset()
+        self.llm.eval(tokens)
+        return time.perf_counter() - t0
+
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 

@@ -15,7 +15,7 @@ from .generate import Generator, LlamaGenerator
 from .indexer import Notify, Progress, build_index, open_index
 from .retrieve import Passage, Retrieval, Retriever
 from .settings import Settings
-from .verify import Verifier
+from .verify import Verifier, focus_date, names_date
 
 STOP = ["\n", "Question:", "Sentences:"]
 
@@ -86,8 +86,34 @@ class Assistant:
         return self.retriever.store
 
     def load(self) -> "Assistant":
-        """Load everything now (for servers and benchmarks that should not pay on the first question)."""
-        self.retriever, self.generator
+        """Load everything now (chat, servers and benchmarks should not pay on the first question).
+
+        The GGUF loads in a thread while torch imports for the embedder (llama.cpp releases
+        the GIL), and the prompt's fixed few-shot prefix is evaluated once, so even the first
+        question only pays for its own evidence and question."""
+        with self._lock:
+            if self._generator is not None and self._retriever is not None:
+                return self
+            failure: list[BaseException] = []
+
+            def load_generator():
+                try:
+                    gen = self.generator
+                    if hasattr(gen, "warm"):
+                        t0 = time.perf_counter()
+                        gen.warm(prompts.fixed_prefix(self.settings.prompts_dir, "answer"))
+                        self.load_timings["prefix_s"] = time.perf_counter() - t0
+                except BaseException as exc:  # re-raised in the caller's thread
+                    failure.append(exc)
+
+            thread = threading.Thread(target=load_generator, name="rag-load-model", daemon=True)
+            thread.start()
+            try:
+                self.retriever
+            finally:
+                thread.join()
+            if failure:
+                raise failure[0]
         return self
 
     def index(self, paths=None) -> dict:
@@ -124,7 +150,7 @@ class Assistant:
         of a conversation; they only resolve follow-ups, never supply facts. `on_token` receives
         the generated text as it streams and may raise to stop generation."""
         asked = clean_question(question, self.settings.max_question_chars)
-        self.retriever, self.generator  # loading is not answering: keep it out of the latency
+        self.load()  # loading is not answering: keep it out of the latency
         with self._lock:
             answer = self._answer(self.standalone(asked, history), k, on_token)
         answer.question = asked
@@ -203,6 +229,22 @@ class Assistant:
         citation = self._citation(passage.id, max(0.0, passage.dense), "attached")
         return Answer(question, quote, False, [citation], evidence, reason=reason)
 
+    def _names_the_person(self, claim: str, sentence: str, kind: str | None) -> bool:
+        """A who-question's answer must name a person when its sentence names one
+        ("North Korea" is not who affirmed it when the sentence says Choe Son-hui did)."""
+        if kind != "name":
+            return True
+        people = [n for n in self.names if re.search(rf"\b{re.escape(n)}\b", sentence)]
+        return not people or any(re.search(rf"\b{re.escape(n)}\b", claim) for n in people)
+
+    @staticmethod
+    def _names_the_date(claim: str, sentence: str, kind: str | None, question: str) -> bool:
+        """A when-question's answer must give the date its sentence ties to the question."""
+        if kind not in ("date", "day"):
+            return True
+        date = focus_date(sentence, question)
+        return date is None or names_date(claim, date)
+
     def _grounded(self, question, raw, evidence, typed, kind) -> Answer | None:
         """Keep the claims that their cited sentences support; None when none survives."""
         s = self.settings
@@ -218,7 +260,9 @@ class Assistant:
             good = []
             for sid in claim.ids:
                 sup = self.verifier.support(claim.text, by_id[sid].text, question, cvec, vec[sid])
-                if sup.score >= s.min_support and guard.has_type(claim.text, kind, question):
+                if (sup.score >= s.min_support and guard.has_type(claim.text, kind, question)
+                        and self._names_the_person(claim.text, by_id[sid].text, kind)
+                        and self._names_the_date(claim.text, by_id[sid].text, kind, question)):
                     good.append((sid, sup.score, "model"))
             if not good and not claim.ids:  # uncited claim: attach the best sentence if it passes
                 found = self.verifier.best(claim.text, [(p.id, p.text, vec[p.id]) for p in typed], question)

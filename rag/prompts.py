@@ -29,3 +29,10 @@ def render(prompts_dir: Path, name: str, question: str, evidence: list[tuple[str
     # str.replace, not str.format: braces in documents or questions are data.
     template = load_template(prompts_dir, name).rstrip("\n")
     return template.replace("{context}", context).replace("{question}", as_data(question))
+
+
+def fixed_prefix(prompts_dir: Path, name: str) -> str:
+    """The part of a template before the first slot: the same for every question, so its
+    llama.cpp KV state can be computed once and reused."""
+    template = load_template(prompts_dir, name)
+    return template[: template.index("{context}")] if "{context}" in template else ""

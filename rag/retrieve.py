@@ -6,7 +6,8 @@ inside them, so the prompt holds the few best sentences, never whole chunks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +35,7 @@ class Retrieval:
     dense_ids: list[str]  # each retriever's own ranking, for recall@k per method
     bm25_ids: list[str]
     fused_ids: list[str]
+    timings: dict[str, float] = field(default_factory=dict)  # embed_s, dense_s, bm25_s, fuse_s
 
     @property
     def top_dense(self) -> float:
@@ -84,14 +86,17 @@ class Retriever:
         k = k or s.k
         n = len(self.store.sentences)
         cand = min(max(s.candidates, k), n)
+        t0 = time.perf_counter()
         qv = self.embedder.encode_one(question).astype(np.float32)
-
+        t1 = time.perf_counter()
         d_scores, d_idx = self.store.sentence_index.search(qv[None, :], cand)
         dense = {int(i): float(v) for i, v in zip(d_idx[0], d_scores[0]) if i >= 0}
         c_scores, c_idx = self.store.chunk_index.search(qv[None, :], min(cand, len(self.store.chunks)))
         chunk_rank = {int(c): r for r, c in enumerate(c_idx[0]) if c >= 0}
+        t2 = time.perf_counter()
         bm = self.bm25.scores(question)
         bm_top = [int(i) for i in _top(bm, cand) if bm[i] > 0]
+        t3 = time.perf_counter()
 
         fused: dict[int, float] = {}
 
@@ -123,6 +128,7 @@ class Retriever:
             dense_ids=[sents[p].id for p in dense_order],
             bm25_ids=[sents[p].id for p in bm_top],
             fused_ids=[sents[p].id for p in order],
+            timings={"embed_s": t1 - t0, "dense_s": t2 - t1, "bm25_s": t3 - t2, "fuse_s": time.perf_counter() - t3},
         )
 
     def _sentences_of(self, chunk_pos: int) -> list[int]:

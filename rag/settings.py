@@ -49,7 +49,8 @@ class Settings:
     # Generation.
     n_threads: int = field(default_factory=_physical_cores)
     n_ctx: int = 2048
-    n_batch: int = 512
+    # 128 prefilled 660 tok/s vs 599 at 512 here, with a quarter of the compute buffer.
+    n_batch: int = 128
     max_tokens: int = 48
     seed: int = 0
 

@@ -83,3 +83,34 @@ class Verifier:
         vec = self.embedder.encode_one(claim)
         scored = [(sid, self.support(claim, text, question, vec, svec)) for sid, text, svec in sentences]
         return max(scored, key=lambda pair: pair[1].score)
+
+
+DATE_SPAN = re.compile(rf"\b(?:(?:early|mid|late)[\s-]+)?(?:{MONTHS})(?:\s+\d{{1,2}}\b)?(?:,?\s+\d{{4}})?"
+                       rf"|\b(?:1[89]|20)\d\d\b", re.I)
+
+
+def focus_date(sentence: str, question: str, window: int = 8) -> str | None:
+    """When a sentence holds several dates, the one the question asks about: the date with
+    the most question words near it ("final approval on November 9", not "late October").
+    None when there is one date or no clear winner."""
+    spans = list(DATE_SPAN.finditer(sentence))
+    if len(spans) < 2:
+        return None
+    keys = stems(question)
+    words = [(m.start(), w) for m, w in zip(
+        re.finditer(r"[A-Za-z0-9]+", sentence),
+        _stemmer().stemWords([m.group().lower() for m in re.finditer(r"[A-Za-z0-9]+", sentence)]))]
+
+    def near(span: re.Match) -> int:
+        first = next(i for i, (pos, _) in enumerate(words) if pos >= span.start())
+        # English puts what happened before its date: "final approval on November 9".
+        return sum(1 for _, w in words[max(0, first - window): first] if w in keys)
+
+    scores = sorted(((near(s), s.group()) for s in spans), reverse=True)
+    return scores[0][1] if scores[0][0] > scores[1][0] else None
+
+
+def names_date(claim: str, date: str) -> bool:
+    """Does the claim state this date (the month and day/year, ignoring early/late)?"""
+    parts = [p for p in re.findall(r"[A-Za-z]+|\d+", date) if p.lower() not in {"early", "mid", "late"}]
+    return all(re.search(rf"\b{re.escape(p)}\b", claim, re.I) for p in parts)

@@ -79,3 +79,13 @@ def test_injected_document_text_is_data(scripted):
 def test_bad_questions_raise_question_error(assistant, question):
     with pytest.raises(QuestionError):
         assistant.ask(question)
+
+
+@pytest.mark.parametrize("reply, kept", [
+    (" North Korea.", False),  # a country is not who affirmed it: the sentence names a person
+    (" Foreign Minister Choe Son-hui affirmed it.", True),
+])
+def test_who_answers_must_name_the_person_their_sentence_names(scripted, reply, kept):
+    fake, _ = scripted(reply)
+    answer = fake.ask("Who affirmed Pyongyang's commitment to supporting Russia's efforts against Ukraine?")
+    assert ("Choe" in answer.answer) and (answer.reason.startswith("model answer") == kept)
