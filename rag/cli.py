@@ -53,8 +53,19 @@ def _progress_printer():
     """A rich progress bar on stderr for long work (embedding), silent when nothing is long."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = _stderr_console()
+    if not console.is_terminal:  # logs and pipes: a plain line every 10 %, not a redrawn bar
+        shown: dict[str, int] = {}
+
+        def plain(label: str, done: int, total: int):
+            step = done * 10 // max(total, 1)
+            if step > shown.get(label, -1):
+                shown[label] = step
+                typer.echo(f"embedding {label}: {done}/{total}", err=True)
+
+        return plain
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=_stderr_console(), transient=True)
+                   console=console, transient=True)
     tasks: dict[str, int] = {}
 
     def update(label: str, done: int, total: int):
@@ -189,6 +200,37 @@ def serve(
     if failed:
         _err(failed[0])
         raise typer.Exit(code=1)
+
+
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = False,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, max=50, help="Repeats per measurement (medians, min, max).")] = 3,
+    sizes: Annotated[str, typer.Option("--sizes", help="Synthetic corpus sizes in sentences, comma-separated ('' skips; 100000 takes minutes).")] = "10000,100000",
+    questions: Annotated[Optional[int], typer.Option("--questions", min=2, help="Use only the first N eval questions (default: all).")] = None,
+    model: ModelPath = None,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """Measure cold start, index builds, retrieval, time to first token, decode speed and overhead against raw llama.cpp."""
+    from . import bench as bench_mod
+    from .settings import Settings
+
+    with _user_errors(verbose):
+        try:
+            scale = [int(x) for x in sizes.split(",") if x.strip()]
+        except ValueError:
+            raise typer.BadParameter(f"--sizes takes whole numbers separated by commas, not {sizes!r}") from None
+        settings = Settings().with_(index_dir=index_dir, model_path=model, verbose=verbose or None)
+        log = lambda m: typer.echo(f"… {m}", err=True)  # stderr: stdout stays one JSON object
+        result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=_progress_printer(),
+                               limit=questions)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    from rich.console import Console
+
+    Console().print(bench_mod.table(result))
 
 
 @app.command("eval")

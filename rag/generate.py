@@ -138,6 +138,7 @@ class LlamaGenerator:
         self.load_s = time.perf_counter() - t0
         self.chat = bool(self.llm.metadata.get("tokenizer.chat_template"))
         self._table: TokenTable | None = None
+        self._counted: tuple[str | None, int] = (None, 0)
 
     @property
     def n_ctx(self) -> int:
@@ -150,12 +151,17 @@ class LlamaGenerator:
             return 0.0
         t0 = time.perf_counter()
         tokens = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False)
+        if len(tokens) >= self.n_ctx:  # a tiny context: nothing worth keeping warm
+            return 0.0
         self.llm.reset()
         self.llm.eval(tokens)
         return time.perf_counter() - t0
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+        # The pipeline counts the final prompt to fit it; generate() asks again: remember one.
+        if self._counted[0] != text:
+            self._counted = (text, len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)))
+        return self._counted[1]
 
     def token_table(self) -> TokenTable:
         if self._table is None:

@@ -197,25 +197,46 @@ class Assistant:
             return finish(self._quote(question, best, evidence, "yes/no question: quoted the best sentence"))
 
         chat = getattr(self.generator, "chat", False)
-        prompt = prompts.render(s.prompts_dir, "chat" if chat else "answer", question,
-                                [(p.id, p.text) for p in evidence])
         # Base model: retrieval picks the sentence (the model's own choice was mostly wrong in
         # eval) and the model phrases the answer from it; it may cite more ids, constrained.
         prefix = "" if chat else f"{best.id}]"
+        fitted = self._fit(question, evidence, best, chat, prefix)
+        if fitted is None:
+            return finish(self._quote(question, best, evidence, "quoted the best sentence: the model's context "
+                                      "window is too small for a prompt with evidence"))
+        prompt, shown = fitted
         timings["prompt_s"] = time.perf_counter() - t0 - timings["retrieve_s"]
         if on_token and prefix:
             on_token(f"[{prefix}")
-        gen = self.generator.generate(prompt + prefix, allowed_ids=[p.id for p in evidence],
+        gen = self.generator.generate(prompt + prefix, allowed_ids=[p.id for p in shown],
                                       max_tokens=s.max_tokens, stop=STOP, on_token=on_token)
         timings.update(ttft_s=gen.ttft_s, generate_s=gen.seconds, prompt_tokens=gen.prompt_tokens,
                        completion_tokens=gen.completion_tokens)
         raw = gen.text if chat else f"[{prefix}{gen.text}"
         t_verify = time.perf_counter()
-        answer = self._grounded(question, raw, evidence, typed, kind) or self._quote(
+        answer = self._grounded(question, raw, shown, [p for p in typed if p in shown], kind) or self._quote(
             question, best, evidence, "quoted the best sentence: the model's answer did not verify")
         timings["verify_s"] = time.perf_counter() - t_verify
         answer.model_output = raw
         return finish(answer)
+
+    def _fit(self, question, evidence, best, chat, prefix) -> tuple[str, list[Passage]] | None:
+        """The prompt with as much evidence as the model's context holds (answer room kept):
+        the lowest-ranked sentences go first, the chosen one never. None if even it won't fit."""
+        s = self.settings
+        name = "chat" if chat else "answer"
+        shown = list(evidence)
+        n_ctx = getattr(self.generator, "n_ctx", None)
+        count = getattr(self.generator, "count_tokens", None)
+        while True:
+            prompt = prompts.render(s.prompts_dir, name, question, [(p.id, p.text) for p in shown])
+            # A chat template wraps the prompt in a few tokens of its own: leave room for them.
+            if n_ctx is None or count is None or count(prompt + prefix) + s.max_tokens + (32 if chat else 0) <= n_ctx:
+                return prompt, shown
+            drop = next((p for p in reversed(shown) if p is not best), None)
+            if drop is None:
+                return None
+            shown.remove(drop)
 
     def _abstain(self, question: str, evidence: list[Passage], reason: str) -> Answer:
         return Answer(question, "The article does not say.", True, [], evidence, reason=reason)

@@ -106,3 +106,23 @@ def test_serve_help_names_its_options():
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
     assert all(opt in result.output for opt in ("--host", "--port", "--api-key", "--cors-origin", "--max-body-bytes"))
+
+
+def test_bench_json_measures_every_part(idx, monkeypatch):
+    import rag.store
+
+    monkeypatch.setattr(rag.store, "APPROX_THRESHOLD", 500)  # exercise the HNSW path and its recall check
+    result = runner.invoke(app, ["bench", "--json", "--repeat", "1", "--sizes", "900", "--questions", "4", *idx])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["cold"]["help_s"]["median"] > 0 and data["cold"]["process_to_first_answer_s"]["n"] == 1
+    assert {"embed_s", "dense_s", "bm25_s", "fuse_s", "ttft_s", "decode_tok_per_s", "answer_s"} <= set(data["warm"])
+    assert 0 < data["overhead"]["ratio_vs_raw"] < 2 and data["prefix"]["speedup"] > 0
+    assert data["overhead"]["raw_tok_per_s"]["median"] > 0
+    row = data["scale"]["900"]
+    assert row["index"] == "IndexHNSWFlat" and 0.5 <= row["recall_at_10_vs_exact"] <= 1.0
+
+
+def test_bench_rejects_bad_sizes(idx):
+    result = runner.invoke(app, ["bench", "--sizes", "ten", *idx])
+    assert result.exit_code != 0 and "--sizes" in result.output

@@ -3,6 +3,7 @@
 import pytest
 
 from rag.errors import QuestionError
+from rag.pipeline import Assistant
 
 QUESTION = "When did Putin give final approval to the treaty?"
 
@@ -89,3 +90,18 @@ def test_who_answers_must_name_the_person_their_sentence_names(scripted, reply, 
     fake, _ = scripted(reply)
     answer = fake.ask("Who affirmed Pyongyang's commitment to supporting Russia's efforts against Ukraine?")
     assert ("Choe" in answer.answer) and (answer.reason.startswith("model answer") == kept)
+
+
+@pytest.mark.parametrize("n_ctx", [512, 256])
+def test_a_small_context_drops_evidence_and_never_overflows(assistant, n_ctx):
+    settings = assistant.settings.with_(n_ctx=n_ctx)
+    small = Assistant(settings, embedder=assistant.embedder)
+    small._retriever = assistant.retriever
+    answer = small.ask(QUESTION)
+    assert not answer.abstained and answer.citations
+    assert "final approval on November 9" in answer.citations[0].text
+    if "prompt_tokens" in answer.timings:  # generated: the prompt left room for the answer
+        assert answer.timings["prompt_tokens"] + settings.max_tokens <= small.generator.n_ctx
+        assert {c.id for c in answer.citations} <= {p.id for p in answer.retrieved}
+    else:  # not even one sentence fits beside the few-shot prompt: the sentence is quoted
+        assert "too small" in answer.reason

@@ -1,0 +1,262 @@
+"""`rag bench`: where the time goes, measured in one process and one run.
+
+Every figure is a median with min and max over repeats. Speed is never asserted by a test;
+this command is how it is measured (README "Performance" quotes its output).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from .pipeline import STOP, Assistant
+from .settings import PROJECT_ROOT, Settings
+
+Log = Callable[[str], None]
+COLD = """
+import json, sys, time
+t0 = time.perf_counter()
+from rag.pipeline import Assistant
+from pathlib import Path
+from rag.settings import Settings
+t1 = time.perf_counter()
+a = Assistant(Settings().with_(index_dir=Path(sys.argv[1]), model_path=Path(sys.argv[2]) if sys.argv[2] else None)).load()
+t2 = time.perf_counter()
+a.ask("When did Putin give final approval to the treaty?")
+print(json.dumps({"import_s": t1 - t0, **a.load_timings, "load_s": t2 - t1, "first_answer_s": time.perf_counter() - t2}))
+"""
+
+
+def stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def _wall(cmd: list[str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        raise RuntimeError(f"cold-start process failed: {lines[-1]}")
+    return time.perf_counter() - t0, done.stdout
+
+
+def cold_start(settings: Settings, repeat: int) -> dict:
+    """Fresh processes: `rag --help`, and process start → models and index loaded → first answer."""
+    help_s = [_wall([sys.executable, "-m", "rag.cli", "--help"])[0] for _ in range(repeat)]
+    totals, parts = [], []
+    for _ in range(repeat):
+        wall, out = _wall([sys.executable, "-c", COLD, str(settings.index_dir), str(settings.model_path or "")])
+        totals.append(wall)
+        parts.append(json.loads(out.strip().splitlines()[-1]))
+    result = {"help_s": stats(help_s), "process_to_first_answer_s": stats(totals)}
+    for key in parts[0]:
+        result[key] = stats([p[key] for p in parts])
+    return result
+
+
+def article_index(settings: Settings, assistant: Assistant, repeat: int) -> dict:
+    from .indexer import build_index
+
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            build_index(settings.with_(index_dir=Path(tmp)), assistant.embedder)
+            times.append(time.perf_counter() - t0)
+    return {"build_s": stats(times)}
+
+
+def warm_questions(assistant: Assistant, questions: list[str], repeat: int) -> dict:
+    """Warm process: retrieval parts over all questions × repeat; full answers once each."""
+    parts: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for q in questions:
+            t0 = time.perf_counter()
+            r = assistant.retrieve(q)
+            parts.setdefault("retrieval_s", []).append(time.perf_counter() - t0)
+            for key, value in r.timings.items():
+                parts.setdefault(key, []).append(value)
+    answers = [assistant.ask(q) for q in questions]
+    generated = [a for a in answers if "ttft_s" in a.timings]
+    out = {key: stats(v) for key, v in parts.items()}
+    out["prompt_s"] = stats([a.timings["prompt_s"] for a in generated])
+    out["ttft_s"] = stats([a.timings["ttft_s"] for a in generated])
+    decode = [(a.timings["completion_tokens"] - 1) / (a.timings["generate_s"] - a.timings["ttft_s"])
+              for a in generated if a.timings["completion_tokens"] > 1 and a.timings["generate_s"] > a.timings["ttft_s"]]
+    out["decode_tok_per_s"] = stats(decode)
+    out["answer_s"] = stats([a.latency_s for a in answers])
+    out["answers_generated"] = len(generated)
+    return out
+
+
+def prefix_reuse(assistant: Assistant, questions: list[str]) -> dict:
+    """TTFT with an empty KV cache (every token prefilled) against the warm shared prefix."""
+    gen = assistant.generator
+    cold, warm = [], []
+    for first, second in zip(questions[::2], questions[1::2]):
+        gen.llm.reset()  # forget every cached token: this question pays for its whole prompt
+        a = assistant.ask(first)
+        b = assistant.ask(second)  # shares only the fixed few-shot prefix with the first
+        if "ttft_s" in a.timings and "ttft_s" in b.timings:
+            cold.append(a.timings["ttft_s"])
+            warm.append(b.timings["ttft_s"])
+    return {"ttft_cold_cache_s": stats(cold), "ttft_warm_prefix_s": stats(warm),
+            "speedup": statistics.median(cold) / statistics.median(warm)}
+
+
+def overhead(assistant: Assistant, questions: list[str], repeat: int) -> dict:
+    """Our generate() against raw llama_cpp.Llama on the same prompt, settings and process.
+
+    Both produce the same tokens, so the ratio is of wall times (raw / ours): token counts
+    differ only in bookkeeping (llama-cpp-python counts the stop token, we count the text)."""
+    from . import prompts
+
+    gen, s = assistant.generator, assistant.settings
+    ratios, constraint, ours_s, raw_s, raw_tps = [], [], [], [], []
+    for q in questions:
+        evidence = assistant.retrieve(q).passages
+        prompt = prompts.render(s.prompts_dir, "answer", q, [(p.id, p.text) for p in evidence]) + f"{evidence[0].id}]"
+        ids = [p.id for p in evidence]
+        gen.generate(prompt, allowed_ids=ids, max_tokens=s.max_tokens, stop=STOP)  # warm this prompt
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            gen.generate(prompt, allowed_ids=ids, max_tokens=s.max_tokens, stop=STOP)
+            ours = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            gen.generate(prompt, max_tokens=s.max_tokens, stop=STOP)
+            free = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            r = gen.llm.create_completion(prompt, max_tokens=s.max_tokens, temperature=0.0, top_k=1,
+                                          repeat_penalty=1.0, stop=STOP)
+            raw = time.perf_counter() - t0
+            ratios.append(raw / ours)
+            constraint.append(free / ours)
+            ours_s.append(ours)
+            raw_s.append(raw)
+            raw_tps.append(r["usage"]["completion_tokens"] / raw)
+    return {"ours_generate_s": stats(ours_s), "raw_generate_s": stats(raw_s), "raw_tok_per_s": stats(raw_tps),
+            "ratio_vs_raw": statistics.median(ratios), "constraint_speed_ratio": statistics.median(constraint)}
+
+
+def synthetic_corpus(n: int, article: list[str], path: Path, seed: int = 0) -> None:
+    """n sentences: the article's, shuffled, plus generated filler, in paragraphs of six."""
+    rng = random.Random(seed)
+    words = sorted({w for s in article for w in s.split() if w.isalpha() and len(w) > 3})
+    lines = []
+    for i in range(n):
+        if i % 3 == 0:
+            lines.append(rng.choice(article))
+        else:
+            body = " ".join(rng.choice(words).lower() for _ in range(rng.randint(8, 20)))
+            lines.append(f"Report {i} notes that {body}.")
+    paragraphs = [" ".join(lines[i: i + 6]) for i in range(0, n, 6)]
+    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+
+
+def scale(assistant: Assistant, sizes: list[int], questions: list[str], log: Log, progress=None) -> dict:
+    import faiss
+    import numpy as np
+
+    from .indexer import build_index, open_index
+    from .retrieve import Retriever
+
+    article = [x.text for x in assistant.store.sentences]
+    out = {}
+    rng = random.Random(1)
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            corpus = Path(tmp) / "synthetic.txt"
+            synthetic_corpus(n, article, corpus)
+            settings = assistant.settings.with_(index_dir=Path(tmp) / "index")
+            log(f"scale: indexing {n} sentences")
+            t0 = time.perf_counter()
+            manifest = build_index(settings, assistant.embedder, [corpus], progress)
+            build_s = time.perf_counter() - t0
+            store = open_index(settings, assistant.embedder)
+            retriever = Retriever(store, assistant.embedder, settings)
+            times = []
+            for q in questions:
+                t0 = time.perf_counter()
+                retriever.search(q)
+                times.append(time.perf_counter() - t0)
+            row = {"sentences": manifest["counts"]["sentences"], "build_s": build_s, "retrieval_s": stats(times),
+                   "index": type(store.sentence_index).__name__}
+            index = store.sentence_index
+            if isinstance(index, faiss.IndexHNSWFlat):  # approximate: how much does it miss?
+                vectors = index.reconstruct_n(0, index.ntotal)
+                exact = faiss.IndexFlatIP(vectors.shape[1])
+                exact.add(vectors)
+                picks = rng.sample(range(len(vectors)), min(100, len(vectors)))
+                queries = np.vstack([assistant.embedder.encode(questions), vectors[picks]]).astype("float32")
+                _, want = exact.search(queries, 10)
+                _, got = index.search(queries, 10)
+                row["recall_at_10_vs_exact"] = float(np.mean([len(set(w) & set(g)) / 10 for w, g in zip(want, got)]))
+            out[str(n)] = row
+    return out
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log = print, progress=None,
+        limit: int | None = None) -> dict:
+    from .evaluate import load_questions
+
+    questions = [q["question"] for q in load_questions(PROJECT_ROOT / "eval" / "questions.jsonl")][:limit]
+    assistant = Assistant(settings, progress=progress)
+    result: dict = {"settings": {"n_threads": settings.n_threads, "n_batch": settings.n_batch,
+                                "n_ctx": settings.n_ctx, "k": settings.k, "max_tokens": settings.max_tokens}}
+    log("cold start (fresh processes)")
+    assistant.retriever  # builds the index first if there is none, outside the timings
+    result["cold"] = cold_start(settings, repeat)
+    log("loading models in this process")
+    t0 = time.perf_counter()
+    assistant.load()
+    result["warm_load_s"] = time.perf_counter() - t0
+    log("article index build")
+    result["index_article"] = article_index(settings, assistant, repeat)
+    log(f"warm questions ({len(questions)})")
+    result["warm"] = warm_questions(assistant, questions, repeat)
+    log("prefix reuse")
+    result["prefix"] = prefix_reuse(assistant, questions[:20])
+    log("overhead against raw llama.cpp")
+    result["overhead"] = overhead(assistant, questions[:10], repeat)
+    if sizes:
+        result["scale"] = scale(assistant, list(sizes), questions[:50], log, progress)
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def table(result: dict):
+    """The measurements as one rich table: median (min–max) per row."""
+    from rich.table import Table
+
+    t = Table(title="rag bench (seconds unless marked; median, min–max)")
+    t.add_column("measurement")
+    t.add_column("median", justify="right")
+    t.add_column("min–max", justify="right")
+
+    def rows(prefix: str, data: dict):
+        for key, value in data.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and "median" in value:
+                t.add_row(name, f"{value['median']:.4g}", f"{value['min']:.4g}–{value['max']:.4g}")
+            elif isinstance(value, dict):
+                rows(f"{name}.", value)
+            elif isinstance(value, (int, float)):
+                t.add_row(name, f"{value:.4g}", "")
+            else:
+                t.add_row(name, str(value), "")
+
+    rows("", result)
+    return t
