@@ -55,12 +55,12 @@ def _progress_printer():
 
     console = _stderr_console()
     if not console.is_terminal:  # logs and pipes: a plain line every 10 %, not a redrawn bar
-        shown: dict[str, int] = {}
+        shown: dict[tuple[str, int], int] = {}
 
         def plain(label: str, done: int, total: int):
             step = done * 10 // max(total, 1)
-            if step > shown.get(label, -1):
-                shown[label] = step
+            if step > shown.get((label, total), -1):
+                shown[(label, total)] = step
                 typer.echo(f"embedding {label}: {done}/{total}", err=True)
 
         return plain

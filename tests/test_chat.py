@@ -123,6 +123,12 @@ def test_chat_in_a_real_terminal(settings, assistant, tmp_path):
         child.sendline("/cite S3")
         child.expect(r"\[S3\].*cited")
         child.expect("›")
+        # a pasted question that spans lines arrives as one bracketed paste: one question
+        child.send("\x1b[200~When did Putin give final\napproval to the treaty?\x1b[201~")
+        child.send("\r")
+        child.expect("Cited sentences")
+        child.expect("November")
+        child.expect("›")
         child.sendline("/quit")
         child.expect(pexpect.EOF)
     finally:

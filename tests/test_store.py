@@ -87,3 +87,23 @@ def test_build_killed_half_way_keeps_previous_index(tmp_path, doc, embedder, mon
     assert after == before
     loaded = store_mod.load(settings.index_dir, after)
     assert "bridge" in loaded.sentences[0].text
+
+
+def test_two_index_runs_at_once_leave_one_good_index(tmp_path, doc):
+    """Two real `rag index` processes on one directory: the lock serialises them; both succeed
+    and the index left behind loads, with no stray files from the loser."""
+    import subprocess
+    import sys
+
+    index_dir = tmp_path / "idx"
+    cmd = [sys.executable, "-m", "rag.cli", "index", str(doc), "--index-dir", str(index_dir)]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    data_files = {p.name for p in index_dir.iterdir() if p.suffix in {".jsonl", ".faiss"}}
+    assert data_files == set(manifest["files"].values())
+    from rag.embed import Embedder
+
+    store = open_index(Settings(index_dir=index_dir), Embedder())
+    assert len(store.sentences) == 2
