@@ -146,15 +146,17 @@ def overhead(assistant: Assistant, questions: list[str], repeat: int) -> dict:
 
 
 def synthetic_corpus(n: int, article: list[str], path: Path, seed: int = 0) -> None:
-    """n sentences: the article's, shuffled, plus generated filler, in paragraphs of six."""
+    """n sentences in paragraphs of six: a third are article sentences extended by a generated
+    clause (near duplicates, as news corpora have; exact copies would make HNSW's graph
+    degenerate in a way real text does not), the rest generated filler."""
     rng = random.Random(seed)
     words = sorted({w for s in article for w in s.split() if w.isalpha() and len(w) > 3})
     lines = []
     for i in range(n):
+        body = " ".join(rng.choice(words).lower() for _ in range(rng.randint(8, 20)))
         if i % 3 == 0:
-            lines.append(rng.choice(article))
+            lines.append(f"{rng.choice(article).rstrip('.')}, report {i} adds that {body}.")
         else:
-            body = " ".join(rng.choice(words).lower() for _ in range(rng.randint(8, 20)))
             lines.append(f"Report {i} notes that {body}.")
     paragraphs = [" ".join(lines[i: i + 6]) for i in range(0, n, 6)]
     path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
