@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from rag.chat import ChatSession
 from rag.chat_view import PlainView
 from rag.cli import app
-from rag.generate import Generation
 
 
 @pytest.fixture
