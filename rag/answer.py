@@ -36,6 +36,15 @@ class Answer:
     # The question as retrieval saw it: a follow-up rewritten to stand alone (else the question).
     standalone: str = ""
 
+    def shown_sentences(self) -> tuple[str, list[tuple[str, str, float, str]]]:
+        """What every view prints under the answer, as (title, [(id, text, score, source)]):
+        its citations, or for an abstention the closest sentences it looked at."""
+        if self.citations:
+            return "Cited sentences", [(c.id, c.text, c.score, c.source) for c in self.citations]
+        if self.abstained and self.retrieved:
+            return "Closest sentences it looked at", [(p.id, p.text, p.dense, "retrieved") for p in self.retrieved[:3]]
+        return "", []
+
     def to_dict(self) -> dict:
         return {
             "question": self.question,

@@ -50,12 +50,11 @@ class PlainView:
         if verbose and answer.standalone and answer.standalone != answer.question:
             self._print(f"(standalone question: {answer.standalone})", err=True)
         self._print(answer.answer)
-        for c in answer.citations:
-            self._print(f"  [{c.id}] {c.text}")
-        if answer.abstained and answer.retrieved:
-            self._print("  Closest sentences it looked at:")
-            for p in answer.retrieved[:3]:
-                self._print(f"  [{p.id}] {p.text}")
+        title, rows = answer.shown_sentences()
+        if rows and not answer.citations:
+            self._print(f"  {title}:")
+        for sid, text, _, _ in rows:
+            self._print(f"  [{sid}] {text}")
         if verbose:
             self._print(f"(reason: {answer.reason}; {answer.latency_s:.2f} s)", err=True)
         self._print("")
@@ -127,11 +126,8 @@ class RichView:
         if answer.abstained:
             body.stylize("yellow")
         self.console.print(body)
-        rows = [(c.id, c.text, f"{c.score:.2f}" + ("" if c.source == "model" else " attached")) for c in answer.citations]
-        title = "Cited sentences"
-        if answer.abstained and answer.retrieved:
-            rows = [(p.id, p.text, f"{p.dense:.2f}") for p in answer.retrieved[:3]]
-            title = "Closest sentences it looked at"
+        title, shown = answer.shown_sentences()
+        rows = [(sid, text, f"{score:.2f}" + (" attached" if source == "attached" else "")) for sid, text, score, source in shown]
         if rows:
             table = Table(title=title, title_justify="left", title_style="dim", show_header=False,
                           box=None, padding=(0, 1), expand=False)

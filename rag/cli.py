@@ -124,15 +124,12 @@ def ask(
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     typer.echo(answer.answer)
-    if answer.citations:
-        typer.echo("")
-        for c in answer.citations:
-            note = "" if c.source == "model" else " (supporting sentence attached by rag)"
-            typer.echo(f"[{c.id}] {c.text}{note}")
-    elif answer.abstained and answer.retrieved:
-        typer.echo("\nClosest sentences it looked at:")
-        for p in answer.retrieved[:3]:
-            typer.echo(f"[{p.id}] {p.text}")
+    title, rows = answer.shown_sentences()
+    if rows:
+        typer.echo("" if answer.citations else f"\n{title}:")
+        for sid, text, _, source in rows:
+            note = " (supporting sentence attached by rag)" if source == "attached" else ""
+            typer.echo(f"[{sid}] {text}{note}")
     if verbose:
         typer.echo(f"\nreason: {answer.reason}\nmodel output: {answer.model_output!r}", err=True)
         typer.echo("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in answer.timings.items()), err=True)
