@@ -7,15 +7,17 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from . import cite, followup, guard, prompts
-from .answer import Answer, Citation
+from . import followup, ground, guard, prompts
+from .answer import Answer
 from .embed import Embedder
 from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
+from .ground import Grounder
 from .indexer import Notify, Progress, build_index, open_index
+from .rerank import QueryLikelihood, Reranker
 from .retrieve import Passage, Retrieval, Retriever
 from .settings import Settings
-from .verify import Verifier, focus_date, names_date
+from .verify import Verifier
 
 STOP = ["\n", "Question:", "Sentences:"]
 
@@ -45,6 +47,7 @@ class Assistant:
         *,
         generator: Generator | None = None,
         embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
         progress: Progress | None = None,
         notify: Notify | None = None,
     ):
@@ -52,6 +55,7 @@ class Assistant:
         self.embedder = embedder or Embedder()
         self.verifier = Verifier(self.embedder)
         self._generator = generator
+        self._reranker = reranker
         self._retriever: Retriever | None = None
         self.progress = progress
         self.notify = notify
@@ -68,6 +72,17 @@ class Assistant:
             self._generator = LlamaGenerator(self.settings)
             self.load_timings["generator_s"] = time.perf_counter() - t0
         return self._generator
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """Query likelihood under the generator's weights when it is a llama.cpp model (an
+        injected generator without weights gets none unless a reranker is injected too)."""
+        s = self.settings
+        if self._reranker is None and s.rerank and hasattr(self.generator, "llm"):
+            template = prompts.load_template(s.prompts_dir, "rerank")
+            self._reranker = QueryLikelihood(self.generator.llm, template, n_threads=s.n_threads,
+                                             max_candidates=max(s.type_window, 1))
+        return self._reranker if s.rerank else None
 
     @property
     def retriever(self) -> Retriever:
@@ -103,6 +118,7 @@ class Assistant:
                         t0 = time.perf_counter()
                         gen.warm(prompts.fixed_prefix(self.settings.prompts_dir, "answer"))
                         self.load_timings["prefix_s"] = time.perf_counter() - t0
+                    self.reranker
                 except BaseException as exc:  # re-raised in the caller's thread
                     failure.append(exc)
 
@@ -188,8 +204,7 @@ class Assistant:
         typed = [p for p in evidence[: s.type_window] if guard.has_type(p.text, kind, question)]
         if not typed:
             return finish(self._abstain(question, evidence, f"no retrieved sentence contains the {kind} asked for"))
-        # Among the top sentences, prefer one that names what the question names (stable by rank).
-        typed.sort(key=lambda p: -guard.entity_coverage(question, p.text))
+        typed = self._rerank(question, typed, kind, timings)
         best = typed[0]
         if guard.is_yes_no(question):
             # The small model gets polarity wrong ("China is a party to this treaty"); the
@@ -197,8 +212,9 @@ class Assistant:
             return finish(self._quote(question, best, evidence, "yes/no question: quoted the best sentence"))
 
         chat = getattr(self.generator, "chat", False)
-        # Base model: retrieval picks the sentence (the model's own choice was mostly wrong in
-        # eval) and the model phrases the answer from it; it may cite more ids, constrained.
+        # Base model: retrieval and the reranker pick the sentence (the model's own choice was
+        # mostly wrong in eval) and the model phrases the answer from it; it may cite more ids,
+        # constrained to the ones shown.
         prefix = "" if chat else f"{best.id}]"
         fitted = self._fit(question, evidence, best, chat, prefix)
         if fitted is None:
@@ -214,11 +230,29 @@ class Assistant:
                        completion_tokens=gen.completion_tokens)
         raw = gen.text if chat else f"[{prefix}{gen.text}"
         t_verify = time.perf_counter()
-        answer = self._grounded(question, raw, shown, [p for p in typed if p in shown], kind) or self._quote(
+        grounder = Grounder(self.store, self.embedder, self.verifier, s, self.names)
+        answer = grounder.ground(question, raw, shown, [p for p in typed if p in shown], kind) or self._quote(
             question, best, evidence, "quoted the best sentence: the model's answer did not verify")
         timings["verify_s"] = time.perf_counter() - t_verify
         answer.model_output = raw
         return finish(answer)
+
+    def _rerank(self, question: str, typed: list[Passage], kind: str | None, timings: dict) -> list[Passage]:
+        """Order the candidate sentences by how well they answer the question: query likelihood
+        picked the supporting sentence for 0.89 of answerable eval questions, retrieval rank
+        0.80; without a reranker, prefer the sentence naming what the question names."""
+        reranker = self.reranker
+        if reranker is None or len(typed) < 2:
+            scores = [guard.entity_coverage(question, p.text) for p in typed]
+        else:
+            t0 = time.perf_counter()
+            scores = reranker.score(question, [p.text for p in typed])
+            timings["rerank_s"] = time.perf_counter() - t0
+        # A who-question asks for a person: a sentence naming one of the article's people beats
+        # one whose only names are places (query likelihood alone favours on-topic generalities).
+        people = [kind == "name" and bool(ground.named_people(p.text, self.names)) for p in typed]
+        order = sorted(range(len(typed)), key=lambda i: (not people[i], -scores[i]))  # stable: ties keep rank
+        return [typed[i] for i in order]
 
     def _fit(self, question, evidence, best, chat, prefix) -> tuple[str, list[Passage]] | None:
         """The prompt with as much evidence as the model's context holds (answer room kept):
@@ -241,60 +275,7 @@ class Assistant:
     def _abstain(self, question: str, evidence: list[Passage], reason: str) -> Answer:
         return Answer(question, "The article does not say.", True, [], evidence, reason=reason)
 
-    def _citation(self, sid: str, score: float, source: str) -> Citation:
-        sent = self.store.by_id[sid]
-        return Citation(sent.id, sent.text, sent.doc, sent.start, sent.end, score, source)
-
     def _quote(self, question: str, passage: Passage, evidence: list[Passage], reason: str) -> Answer:
         quote = f"The article says: “{passage.text.rstrip('.')}” [{passage.id}]."
-        citation = self._citation(passage.id, max(0.0, passage.dense), "attached")
+        citation = ground.citation(self.store, passage.id, max(0.0, passage.dense), "attached")
         return Answer(question, quote, False, [citation], evidence, reason=reason)
-
-    def _names_the_person(self, claim: str, sentence: str, kind: str | None) -> bool:
-        """A who-question's answer must name a person when its sentence names one
-        ("North Korea" is not who affirmed it when the sentence says Choe Son-hui did)."""
-        if kind != "name":
-            return True
-        people = [n for n in self.names if re.search(rf"\b{re.escape(n)}\b", sentence)]
-        return not people or any(re.search(rf"\b{re.escape(n)}\b", claim) for n in people)
-
-    @staticmethod
-    def _names_the_date(claim: str, sentence: str, kind: str | None, question: str) -> bool:
-        """A when-question's answer must give the date its sentence ties to the question."""
-        if kind not in ("date", "day"):
-            return True
-        date = focus_date(sentence, question)
-        return date is None or names_date(claim, date)
-
-    def _grounded(self, question, raw, evidence, typed, kind) -> Answer | None:
-        """Keep the claims that their cited sentences support; None when none survives."""
-        s = self.settings
-        by_id = {p.id: p for p in evidence}
-        index = self.store.sentence_index
-        vec = {p.id: index.reconstruct(self.store.position[p.id]) for p in evidence}
-        kept: list[tuple[str, list[str]]] = []
-        citations: dict[str, Citation] = {}
-        for claim in cite.split_claims(raw, by_id):
-            if guard.says_unanswerable(claim.text):
-                continue
-            cvec = self.embedder.encode_one(claim.text)
-            good = []
-            for sid in claim.ids:
-                sup = self.verifier.support(claim.text, by_id[sid].text, question, cvec, vec[sid])
-                if (sup.score >= s.min_support and guard.has_type(claim.text, kind, question)
-                        and self._names_the_person(claim.text, by_id[sid].text, kind)
-                        and self._names_the_date(claim.text, by_id[sid].text, kind, question)):
-                    good.append((sid, sup.score, "model"))
-            if not good and not claim.ids:  # uncited claim: attach the best sentence if it passes
-                found = self.verifier.best(claim.text, [(p.id, p.text, vec[p.id]) for p in typed], question)
-                if found and found[1].score >= s.min_support:
-                    good.append((found[0], found[1].score, "attached"))
-            if good:
-                kept.append((claim.text, [sid for sid, _, _ in good]))
-                for sid, score, source in good:
-                    if sid not in citations or citations[sid].score < score:
-                        citations[sid] = self._citation(sid, score, source)
-        if not kept:
-            return None
-        return Answer(question, cite.render(kept), False, list(citations.values()), evidence,
-                      reason="model answer, verified against its cited sentences")

@@ -59,6 +59,8 @@ class Settings:
     min_support: float = 0.6
     # The expected answer type (date, number, name...) must appear in one of the top sentences.
     type_window: int = 3
+    # Among those, the generator's query likelihood picks the sentence the answer rests on.
+    rerank: bool = True
 
     max_question_chars: int = 4000
 

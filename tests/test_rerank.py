@@ -1,0 +1,119 @@
+"""Query-likelihood reranking with the real gemma-3-270m weights, and its place in the pipeline."""
+
+import numpy as np
+import pytest
+
+from rag import prompts
+from rag.rerank import QueryLikelihood
+
+TEMPLATE = "Passage: {sentence} Please write a question based on this passage.\nQuestion: {question}"
+
+
+@pytest.fixture(scope="module")
+def reranker(assistant):
+    return QueryLikelihood(assistant.generator.llm, TEMPLATE, n_threads=2, max_candidates=4)
+
+
+# Sentences outside the article, so the ranking is the method's, not something tuned to the eval.
+@pytest.mark.parametrize(
+    "question, answer, distractors",
+    [
+        ("When was the bridge opened?", "The bridge was opened by the mayor in 1932.",
+         ["The river floods almost every spring.", "The mayor was elected twice by a wide margin."]),
+        ("Who painted the ceiling of the chapel?", "The chapel's ceiling was painted by Anna Berg.",
+         ["The chapel is closed on Mondays.", "Tickets cost twelve euros for adults."]),
+        ("How many people live in the town?", "About 4,000 people live in the town today.",
+         ["The town has a railway station.", "Its football club was founded in 1921."]),
+    ],
+)
+def test_the_answering_sentence_scores_highest(reranker, question, answer, distractors):
+    scores = reranker.score(question, distractors + [answer])
+    assert int(np.argmax(scores)) == len(distractors)
+
+
+def test_scores_match_the_full_logits_computation(assistant, reranker):
+    # Reference: llama-cpp-python's logits_all path, the slow way the batch replaces.
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(assistant.generator.path), n_ctx=512, n_batch=128,
+                          logits_all=True, n_threads=2, verbose=False)
+    question = "When was the bridge opened?"
+    sentences = ["The bridge was opened by the mayor in 1932.", "The river floods almost every spring."]
+    expected = []
+    for sentence in sentences:
+        given = llm.tokenize(TEMPLATE.split(" {question}")[0].replace("{sentence}", sentence).encode(), add_bos=True)
+        asked = llm.tokenize(b" " + question.encode(), add_bos=False)
+        llm.reset()
+        llm.eval(given + asked)
+        logits = np.asarray(llm.scores[len(given) - 1: len(given) + len(asked) - 1], dtype=np.float64)
+        top = logits.max(axis=1, keepdims=True)
+        log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        expected.append(float((logits[np.arange(len(asked)), asked] - log_z).mean()))
+    # One batch of several sequences vs one at a time: float rounding differs slightly.
+    assert reranker.score(question, sentences) == pytest.approx(expected, abs=0.1)
+
+
+def test_scoring_leaves_the_generator_cache_alone(assistant, reranker):
+    prompt = "The capital of France is"
+    first = assistant.generator.generate(prompt, max_tokens=6).text
+    reranker.score("What is the capital of France?", ["Paris is the capital of France."])
+    assert assistant.generator.generate(prompt, max_tokens=6).text == first
+
+
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("Passage: {sentence}", "needs"),
+        ("Question: {question}", "needs"),
+        ("Question: {question} Passage: {sentence}", "end with"),
+    ],
+)
+def test_bad_templates_are_refused(assistant, template, message):
+    with pytest.raises(ValueError, match=message):
+        QueryLikelihood(assistant.generator.llm, template, n_threads=1)
+
+
+def test_limits_and_empty_input(reranker):
+    assert reranker.score("Anything?", []) == []
+    with pytest.raises(ValueError, match="at most 4"):
+        reranker.score("Anything?", ["a."] * 5)
+
+
+def test_shipped_template_is_the_one_tested(settings):
+    assert prompts.load_template(settings.prompts_dir, "rerank").rstrip("\n") == TEMPLATE
+
+
+class ReverseReranker:
+    """Prefers the lowest-ranked candidate, so the test can see whose choice wins."""
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, question, sentences):
+        self.calls.append(list(sentences))
+        return [float(i) for i in range(len(sentences))]
+
+
+def test_the_pipeline_answers_from_the_reranked_sentence(assistant, scripted):
+    fake, gen = scripted("")
+    fake._reranker = rerank = ReverseReranker()
+    answer = fake.ask("Which bodies of the Russian parliament approved the treaty?")
+    assert len(rerank.calls) == 1 and len(rerank.calls[0]) >= 2
+    chosen = rerank.calls[0][-1]
+    assert answer.citations[0].text == chosen  # the empty reply falls back to quoting it
+    assert gen.prompts and "rerank_s" in answer.timings
+
+
+def test_rerank_off_keeps_retrieval_order(assistant, scripted):
+    fake, _ = scripted("")
+    fake.settings = fake.settings.with_(rerank=False)
+    fake._reranker = rerank = ReverseReranker()
+    answer = fake.ask("Which bodies of the Russian parliament approved the treaty?")
+    assert rerank.calls == [] and "rerank_s" not in answer.timings
+
+
+def test_a_who_question_is_answered_from_a_sentence_naming_a_person(assistant):
+    # Query likelihood alone preferred "The agreement signifies a fortified relationship…".
+    answer = assistant.ask("Who signed the agreement?")
+    assert not answer.abstained
+    assert "Kim Jong-un" in answer.citations[0].text and "Putin" in answer.answer
