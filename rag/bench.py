@@ -86,6 +86,9 @@ def warm_questions(assistant: Assistant, questions: list[str], repeat: int) -> d
     answers = [assistant.ask(q) for q in questions]
     generated = [a for a in answers if "ttft_s" in a.timings]
     out = {key: stats(v) for key, v in parts.items()}
+    reranked = [a.timings["rerank_s"] for a in answers if "rerank_s" in a.timings]
+    if reranked:  # only questions with two or more candidate sentences rerank
+        out["rerank_s"] = stats(reranked)
     out["prompt_s"] = stats([a.timings["prompt_s"] for a in generated])
     out["ttft_s"] = stats([a.timings["ttft_s"] for a in generated])
     decode = [(a.timings["completion_tokens"] - 1) / (a.timings["generate_s"] - a.timings["ttft_s"])
@@ -109,6 +112,27 @@ def prefix_reuse(assistant: Assistant, questions: list[str]) -> dict:
             warm.append(b.timings["ttft_s"])
     return {"ttft_cold_cache_s": stats(cold), "ttft_warm_prefix_s": stats(warm),
             "speedup": statistics.median(cold) / statistics.median(warm)}
+
+
+def rerank_cache(assistant: Assistant, questions: list[str]) -> dict:
+    """Query-likelihood scoring of each question's top sentences: every sentence prefilled
+    (cache emptied first) against the same call with the sentences' KV states kept."""
+    reranker = assistant.reranker
+    if reranker is None or not hasattr(reranker, "clear"):
+        return {}
+    window = max(2, assistant.settings.type_window)
+    fresh, cached = [], []
+    for question in questions:
+        sentences = [p.text for p in assistant.retrieve(question).passages[:window]]
+        reranker.clear()
+        t0 = time.perf_counter()
+        reranker.score(question, sentences)
+        t1 = time.perf_counter()
+        reranker.score(question, sentences)
+        fresh.append(t1 - t0)
+        cached.append(time.perf_counter() - t1)
+    return {"fresh_s": stats(fresh), "cached_s": stats(cached),
+            "speedup": statistics.median(fresh) / statistics.median(cached)}
 
 
 def overhead(assistant: Assistant, questions: list[str], repeat: int) -> dict:
@@ -234,6 +258,8 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     result["warm"] = warm_questions(assistant, questions, repeat)
     log("prefix reuse")
     result["prefix"] = prefix_reuse(assistant, questions[:20])
+    log("sentence reranking, fresh vs cached")
+    result["rerank"] = rerank_cache(assistant, questions[:20])
     log("overhead against raw llama.cpp")
     result["overhead"] = overhead(assistant, questions[:10], repeat)
     if sizes:

@@ -125,6 +125,8 @@ def score(questions: list[dict], predictions: list[dict]) -> dict:
         "latency_p50_s": _pct([p.get("latency_s", 0.0) for _, p in rows], 0.5),
         "latency_p95_s": _pct([p.get("latency_s", 0.0) for _, p in rows], 0.95),
         "ttft_p50_s": _pct([p["timings"]["ttft_s"] for _, p in rows if "ttft_s" in p.get("timings", {})], 0.5),
+        # Reranking runs only when two or more candidate sentences hold the answer type.
+        "rerank_p50_s": _pct([p["timings"]["rerank_s"] for _, p in rows if "rerank_s" in p.get("timings", {})], 0.5),
     }
     for method in ("dense", "bm25", "fused"):
         hits = [p["recall"][method] for _, p in answerable if method in p.get("recall", {})]
@@ -165,4 +167,5 @@ LABELS = [
     ("latency_p50_s", "latency p50 (s)"),
     ("latency_p95_s", "latency p95 (s)"),
     ("ttft_p50_s", "time to first token p50 (s)"),
+    ("rerank_p50_s", "  sentence reranking p50 (s), when run"),
 ]

@@ -221,7 +221,7 @@ class Assistant:
             return finish(self._quote(question, best, evidence, "quoted the best sentence: the model's context "
                                       "window is too small for a prompt with evidence"))
         prompt, shown = fitted
-        timings["prompt_s"] = time.perf_counter() - t0 - timings["retrieve_s"]
+        timings["prompt_s"] = time.perf_counter() - t0 - timings["retrieve_s"] - timings.get("rerank_s", 0.0)
         if on_token and prefix:
             on_token(f"[{prefix}")
         gen = self.generator.generate(prompt + prefix, allowed_ids=[p.id for p in shown],

@@ -5,13 +5,22 @@ A base model cannot say which sentence answers a question, but it predicts a que
 better after the sentence that answers it. One llama.cpp decode scores every candidate: each
 sentence is its own sequence in one batch, and logits are computed only at the question's
 positions (not over all 262k vocabulary rows for every token, as `logits_all` would).
+
+Sentences recur from question to question, so each one's KV state stays in the context
+(least recently used evicted first): a sentence seen before costs only the question's tokens.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Protocol, Sequence
 
 import numpy as np
+
+# Bounds per candidate: a run-on "sentence" or a 4000-character question must not blow the
+# batch; the first tokens of either carry the signal.
+MAX_SENTENCE_TOKENS = 256
+MAX_QUESTION_TOKENS = 64
 
 
 class Reranker(Protocol):
@@ -24,7 +33,8 @@ class QueryLikelihood:
     """Scores sentences with the generator's own weights in a context of its own, so the
     generator's warm KV cache (the few-shot prefix) is never disturbed."""
 
-    def __init__(self, llm, template: str, *, n_threads: int, max_candidates: int = 8, n_ctx: int = 2048):
+    def __init__(self, llm, template: str, *, n_threads: int, max_candidates: int = 8,
+                 cache_sequences: int = 64, n_ctx: int = 4096):
         import llama_cpp
         from llama_cpp import _internals
 
@@ -39,55 +49,107 @@ class QueryLikelihood:
         self.head = head.rstrip(" ")
         self.space = " " if head.endswith(" ") else ""
         self.max_candidates = max_candidates
+        per_call = max_candidates * (MAX_SENTENCE_TOKENS + 32 + MAX_QUESTION_TOKENS)
+        self.n_ctx = max(n_ctx, per_call)
+        sequences = max(cache_sequences, max_candidates)
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = n_ctx
-        params.n_batch = n_ctx  # one decode for all candidates
-        params.n_ubatch = min(512, n_ctx)
-        params.n_seq_max = max_candidates
+        params.n_ctx = self.n_ctx
+        params.n_batch = per_call  # one decode for all candidates
+        params.n_ubatch = min(512, per_call)
+        params.n_seq_max = sequences
+        # Cached sentences share one pool of cells, and every layer keeps them whole (the
+        # sliding-window layers' default cache holds only ~window + batch cells in all).
+        params.kv_unified = True
+        params.swa_full = True
         params.n_threads = params.n_threads_batch = n_threads
         self.ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
-        self.batch = _internals.LlamaBatch(n_tokens=n_ctx, embd=0, n_seq_max=max_candidates, verbose=False)
-        self.n_ctx = n_ctx
+        self.batch = _internals.LlamaBatch(n_tokens=per_call, embd=0, n_seq_max=sequences, verbose=False)
         self.n_vocab = llm.n_vocab()
+        self._cached: OrderedDict[str, tuple[int, int]] = OrderedDict()  # text -> (sequence, tokens kept)
+        self._free = list(range(sequences))
+        self._used = 0
 
     def _tokens(self, text: str, bos: bool) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
 
+    def _given(self, sentence: str) -> list[int]:
+        from .prompts import as_data
+
+        tokens = self._tokens(self.head.replace("{sentence}", as_data(sentence)), bos=True)
+        if len(tokens) > MAX_SENTENCE_TOKENS + 32:
+            words = as_data(sentence).split()
+            while len(tokens) > MAX_SENTENCE_TOKENS + 32 and len(words) > 1:
+                words = words[: len(words) * 3 // 4]
+                tokens = self._tokens(self.head.replace("{sentence}", " ".join(words)), bos=True)
+        return tokens
+
+    def _evict(self, needed: int, sequences: int, keep: set[str]) -> None:
+        """Drop least recently used sentences until `sequences` are free and `needed` cells fit."""
+        for text in [t for t in self._cached if t not in keep]:
+            if len(self._free) >= sequences and self._used + needed <= self.n_ctx:
+                return
+            seq, kept = self._cached.pop(text)
+            self.ctx.kv_cache_seq_rm(seq, 0, -1)
+            self._free.append(seq)
+            self._used -= kept
+
+    def clear(self) -> None:
+        self.ctx.kv_cache_clear()
+        self._free = sorted(self._free + [seq for seq, _ in self._cached.values()])
+        self._cached.clear()
+        self._used = 0
+
     def score(self, question: str, sentences: Sequence[str]) -> list[float]:
         from .prompts import as_data
 
-        sentences = list(sentences)
-        if len(sentences) > self.max_candidates:
+        unique = list(dict.fromkeys(sentences))  # a repeated sentence scores the same
+        if len(unique) > self.max_candidates:
             raise ValueError(f"at most {self.max_candidates} sentences per call")
-        asked = self._tokens(self.space + as_data(question), bos=False)
-        if not sentences or not asked:
+        asked = self._tokens(self.space + as_data(question), bos=False)[:MAX_QUESTION_TOKENS]
+        if not unique or not asked:
             return [0.0] * len(sentences)
-        rows: list[tuple[int, int, int]] = []  # (sequence, batch row, token it should predict)
+        try:
+            scores = self._score(asked, unique)
+        except RuntimeError:  # a failed decode leaves the cache in doubt: start again from empty
+            self.clear()
+            scores = self._score(asked, unique)
+        return [scores[s] for s in sentences]
+
+    def _score(self, asked: list[int], sentences: list[str]) -> dict[str, float]:
+        given = {s: self._given(s) for s in sentences}
+        fresh = [s for s in sentences if s not in self._cached]
+        needed = sum(len(given[s]) for s in fresh) + len(sentences) * (len(asked) + 1)
+        self._evict(needed, len(fresh), keep=set(sentences))
+        for s in fresh:
+            # The head's last token is decoded with the question each time: its logits
+            # predict the question's first token, and logits are not kept between calls.
+            self._cached[s] = (self._free.pop(), len(given[s]) - 1)
+            self._used += len(given[s]) - 1
+        rows: list[tuple[int, int, int]] = []  # (candidate, batch row, token it should predict)
         b = self.batch.batch
         n = 0
-        for seq, sentence in enumerate(sentences):
-            given = self._tokens(self.head.replace("{sentence}", as_data(sentence)), bos=True)
-            tokens = given + asked
-            if n + len(tokens) > self.n_ctx:
-                raise ValueError("the candidates are too long to score together")
-            for pos, token in enumerate(tokens):
-                b.token[n] = token
-                b.pos[n] = pos
-                b.seq_id[n][0] = seq
-                b.n_seq_id[n] = 1
+        for k, s in enumerate(sentences):
+            seq, kept = self._cached[s]
+            self._cached.move_to_end(s)
+            start = 0 if s in fresh else kept
+            tokens = given[s][start:] + asked
+            for i, token in enumerate(tokens):
+                b.token[n], b.pos[n], b.seq_id[n][0], b.n_seq_id[n] = token, start + i, seq, 1
                 # The logits at position p predict token p + 1: keep only the question's.
-                want = len(given) - 1 <= pos < len(tokens) - 1
+                want = start + i >= kept and i < len(tokens) - 1
                 b.logits[n] = want
                 if want:
-                    rows.append((seq, n, tokens[pos + 1]))
+                    rows.append((k, n, tokens[i + 1]))
                 n += 1
         b.n_tokens = n
-        self.ctx.kv_cache_clear()
         self.ctx.decode(self.batch)
         total = np.zeros(len(sentences))
-        for seq, row, token in rows:
+        for k, row, token in rows:
             logits = np.ctypeslib.as_array(self.ctx.get_logits_ith(row), shape=(self.n_vocab,))
             top = float(logits.max())
             log_z = top + float(np.log(np.exp(logits - top, dtype=np.float64).sum()))
-            total[seq] += float(logits[token]) - log_z
-        return [float(t / len(asked)) for t in total]
+            total[k] += float(logits[token]) - log_z
+        for s in sentences:  # drop the question, keep the sentence for next time
+            seq, kept = self._cached[s]
+            self.ctx.kv_cache_seq_rm(seq, kept, -1)
+        return {s: float(t / len(asked)) for s, t in zip(sentences, total)}

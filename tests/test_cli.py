@@ -119,6 +119,7 @@ def test_bench_json_measures_every_part(idx, monkeypatch):
     assert {"embed_s", "dense_s", "bm25_s", "fuse_s", "ttft_s", "decode_tok_per_s", "answer_s"} <= set(data["warm"])
     assert 0 < data["overhead"]["ratio_vs_raw"] < 2 and data["prefix"]["speedup"] > 0
     assert data["overhead"]["raw_tok_per_s"]["median"] > 0
+    assert data["rerank"]["fresh_s"]["n"] == 4 and data["rerank"]["speedup"] > 0
     row = data["scale"]["900"]
     assert row["index"] == "IndexHNSWFlat" and 0.5 <= row["recall_at_10_vs_exact"] <= 1.0
 

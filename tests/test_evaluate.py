@@ -15,10 +15,10 @@ BAD = {"id": "S9", "text": "Something unrelated.", "doc": "x"}
 PREDICTIONS = [
     # right answer, one supporting and one unsupported citation, support retrieved
     {"id": "a", "answer": "On November 9 [S3].", "abstained": False, "citations": [GOOD, BAD],
-     "retrieved": [GOOD, BAD], "latency_s": 1.0, "timings": {"ttft_s": 0.2}},
+     "retrieved": [GOOD, BAD], "latency_s": 1.0, "timings": {"ttft_s": 0.2, "rerank_s": 0.1}},
     # wrong answer, wrong citation, support not retrieved
     {"id": "b", "answer": "Putin [S9].", "abstained": False, "citations": [BAD],
-     "retrieved": [BAD], "latency_s": 3.0, "timings": {"ttft_s": 0.4}},
+     "retrieved": [BAD], "latency_s": 3.0, "timings": {"ttft_s": 0.4, "rerank_s": 0.3}},
     {"id": "c", "answer": "The article does not say.", "abstained": True, "citations": [], "retrieved": [],
      "latency_s": 0.1, "timings": {}},
     {"id": "d", "answer": "Made up [S9].", "abstained": False, "citations": [BAD], "retrieved": [BAD],
@@ -36,6 +36,7 @@ def test_score_known_predictions():
     assert m["abstain_answerable"] == 0.0
     assert m["latency_p50_s"] == pytest.approx(1.5) and m["latency_p95_s"] == pytest.approx(2.85)
     assert m["ttft_p50_s"] == 0.3
+    assert m["rerank_p50_s"] == pytest.approx(0.2)  # only rows that reranked
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ def test_bad_templates_are_refused(assistant, template, message):
 def test_limits_and_empty_input(reranker):
     assert reranker.score("Anything?", []) == []
     with pytest.raises(ValueError, match="at most 4"):
-        reranker.score("Anything?", ["a."] * 5)
+        reranker.score("Anything?", [f"Sentence {i}." for i in range(5)])
 
 
 def test_shipped_template_is_the_one_tested(settings):
@@ -117,3 +117,24 @@ def test_a_who_question_is_answered_from_a_sentence_naming_a_person(assistant):
     answer = assistant.ask("Who signed the agreement?")
     assert not answer.abstained
     assert "Kim Jong-un" in answer.citations[0].text and "Putin" in answer.answer
+
+
+def test_cached_sentences_score_as_when_fresh(assistant):
+    # Two sequences only: the third sentence evicts the least recently used one.
+    small = QueryLikelihood(assistant.generator.llm, TEMPLATE, n_threads=2, max_candidates=2, cache_sequences=2)
+    question = "When was the bridge opened?"
+    a, b, c = ("The bridge was opened by the mayor in 1932.", "The river floods almost every spring.",
+               "The mayor was elected twice by a wide margin.")
+    fresh = small.score(question, [a, b])
+    # From the cache: batch shapes differ, so float rounding does too (as in the reference test).
+    assert small.score(question, [a, b]) == pytest.approx(fresh, abs=0.1)
+    assert small.score(question, [c, a]) == pytest.approx([small.score(question, [c])[0], fresh[0]], abs=0.1)
+    assert len(small._cached) == 2 and b not in small._cached
+    again = small.score("How often does the river flood?", [b, b])  # a repeat scores once
+    assert again[0] == again[1]
+
+
+def test_long_inputs_are_bounded(reranker):
+    run_on = " ".join(["the committee met again and talked"] * 300)
+    scores = reranker.score("What did the committee do? " * 100, [run_on, "The committee met on Monday."])
+    assert len(scores) == 2 and all(np.isfinite(scores))
