@@ -56,6 +56,7 @@ class Assistant:
         self.verifier = Verifier(self.embedder)
         self._generator = generator
         self._reranker = reranker
+        self._rerank_failed = False
         self._retriever: Retriever | None = None
         self.progress = progress
         self.notify = notify
@@ -78,11 +79,21 @@ class Assistant:
         """Query likelihood under the generator's weights when it is a llama.cpp model (an
         injected generator without weights gets none unless a reranker is injected too)."""
         s = self.settings
-        if self._reranker is None and s.rerank and hasattr(self.generator, "llm"):
+        if self._reranker is None and s.rerank and not self._rerank_failed and hasattr(self.generator, "llm"):
             template = prompts.load_template(s.prompts_dir, "rerank")
-            self._reranker = QueryLikelihood(self.generator.llm, template, n_threads=s.n_threads,
-                                             max_candidates=max(s.type_window, 1))
+            try:
+                self._reranker = QueryLikelihood(self.generator.llm, template, n_threads=s.n_threads,
+                                                 max_candidates=max(s.type_window, 1))
+            except (ValueError, RuntimeError) as exc:
+                self._no_rerank(exc)
         return self._reranker if s.rerank else None
+
+    def _no_rerank(self, exc: Exception) -> None:
+        # Any GGUF must answer: one whose context cannot score sentences (an unusual
+        # architecture, too little memory) answers with retrieval order instead.
+        self._reranker, self._rerank_failed = None, True
+        if self.notify:
+            self.notify(f"sentence reranking is off for this model: {exc}")
 
     @property
     def retriever(self) -> Retriever:
@@ -246,8 +257,12 @@ class Assistant:
             scores = [guard.entity_coverage(question, p.text) for p in typed]
         else:
             t0 = time.perf_counter()
-            scores = reranker.score(question, [p.text for p in typed])
-            timings["rerank_s"] = time.perf_counter() - t0
+            try:
+                scores = reranker.score(question, [p.text for p in typed])
+                timings["rerank_s"] = time.perf_counter() - t0
+            except (ValueError, RuntimeError) as exc:
+                self._no_rerank(exc)
+                scores = [guard.entity_coverage(question, p.text) for p in typed]
         # A who-question asks for a person: a sentence naming one of the article's people beats
         # one whose only names are places (query likelihood alone favours on-topic generalities).
         people = [kind == "name" and bool(ground.named_people(p.text, self.names)) for p in typed]

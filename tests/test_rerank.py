@@ -138,3 +138,18 @@ def test_long_inputs_are_bounded(reranker):
     run_on = " ".join(["the committee met again and talked"] * 300)
     scores = reranker.score("What did the committee do? " * 100, [run_on, "The committee met on Monday."])
     assert len(scores) == 2 and all(np.isfinite(scores))
+
+
+class BrokenReranker:
+    def score(self, question, sentences):
+        raise RuntimeError("llama_decode returned -1")
+
+
+def test_a_failing_reranker_falls_back_to_retrieval_order(scripted):
+    fake, _ = scripted("")
+    fake._reranker = BrokenReranker()
+    warnings = []
+    fake.notify = warnings.append
+    answer = fake.ask("Which bodies of the Russian parliament approved the treaty?")
+    assert not answer.abstained and answer.citations
+    assert fake.reranker is None and "reranking is off" in warnings[0]
