@@ -96,6 +96,28 @@ def unknown_attribute(question: str, vocabulary: set[str]) -> str | None:
     return None if forms & vocabulary else word
 
 
+# Offices a question may ask the holder of. "leader" and "official" are left out: articles say
+# "North Korean leader Kim Jong-un" for a question about the "supreme leader".
+OFFICE = re.compile(r"\b([a-z][a-z-]+)\s+(minister|president|secretary|ambassador|spokes(?:person|man|woman)|"
+                    r"chancellor|premier|governor|mayor|envoy|commander)\b")
+NOT_MODIFIERS = {"the", "a", "an", "its", "his", "her", "their", "our", "your", "which", "what", "whose",
+                 "any", "each", "every", "this", "that", "former", "current", "new", "then", "vice", "deputy"}
+
+
+def unknown_office(question: str, mentions) -> str | None:
+    """'Who is North Korea's defense minister?' when the documents only ever name a *foreign*
+    minister: the office is never mentioned, so its holder cannot be answered.
+    `mentions(phrase)` says whether the documents contain a lower-cased phrase."""
+    for match in OFFICE.finditer(question):  # lower-case modifiers only: "Russian President" is a name
+        modifier, office = match.group(1), match.group(2)
+        if modifier in NOT_MODIFIERS or modifier.endswith("'s"):
+            continue
+        phrase = f"{modifier.replace('-', ' ')} {office}"
+        if not mentions(phrase):
+            return phrase
+    return None
+
+
 def entity_coverage(question: str, text: str) -> float:
     """Share of the question's names that the sentence mentions (1.0 when it names none)."""
     names = entities(question)

@@ -206,6 +206,9 @@ class Assistant:
         attribute = guard.unknown_attribute(question, self.store.vocabulary)
         if attribute:
             unknown.append(f"any {attribute}")
+        office = guard.unknown_office(question, self.store.mentions)
+        if office:
+            unknown.append(f"a {office}")
         if unknown:
             return finish(self._abstain(question, evidence, f"the documents never mention {', '.join(unknown)}"))
         if retrieval.top_dense < s.min_dense_score:

@@ -86,6 +86,14 @@ class Store:
             self._vocabulary = {w for s in self.sentences for w in re.findall(r"[\w]+", s.text.lower())}
         return self._vocabulary
 
+    def mentions(self, phrase: str) -> bool:
+        """Does any sentence contain `phrase` (lower-case, words separated by single spaces)?"""
+        if not hasattr(self, "_lowered"):
+            import re
+
+            self._lowered = "\n".join(re.sub(r"[\s-]+", " ", s.text.lower()) for s in self.sentences)
+        return phrase in self._lowered
+
 
 def build(
     documents: list[Document],

@@ -68,3 +68,22 @@ def test_unknown_entities(question, missing):
 def test_unknown_attribute():
     assert guard.unknown_attribute("What is the population of North Korea?", {"north"}) == "population"
     assert guard.unknown_attribute("What is the name of the minister?", set()) is None
+
+
+@pytest.mark.parametrize(
+    "question, missing",
+    [
+        ("What is the name of North Korea's defense minister?", "defense minister"),
+        ("Who is North Korea's foreign minister?", None),
+        ("Who is the Foreign Minister of North Korea?", None),  # capitalised: a title, checked as names
+        ("Who is the Russian president?", None),  # "Russian" is not lower-case: no office claim
+        ("Who is the former president?", None),
+        ("What did the finance minister say?", "finance minister"),
+        ("Who is the prime minister of Russia?", "prime minister"),
+        ("What did the UN Secretary-General say?", None),
+    ],
+)
+def test_unknown_office(question, missing):
+    text = "North Korean Foreign Minister Choe Son-hui spoke. Russian President Vladimir Putin agreed."
+    lowered = text.lower()
+    assert guard.unknown_office(question, lambda phrase: phrase in lowered) == missing
