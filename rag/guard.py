@@ -72,12 +72,16 @@ def entities(question: str) -> list[str]:
 
 
 def unknown_entities(question: str, vocabulary: set[str]) -> list[str]:
-    """Names in the question that the documents never mention: such a question cannot be answered."""
+    """Names and years in the question that the documents never mention: such a question
+    cannot be answered ("Where did they meet in 2019?" of an article that never says 2019)."""
     missing = []
     for name in entities(question):
         parts = [p for p in re.split(r"[-\s]", name.lower()) if p]
         if not all(p in vocabulary for p in parts):
             missing.append(name)
+    # A year after a time preposition ("in 2019"), not a count ("the 2000 troops").
+    years = re.findall(r"\b(?:in|since|by|until|till|before|after|during|from)\s+((?:1[89]|20)\d\d)\b", question, re.I)
+    missing += [y for y in years if y not in vocabulary]
     return missing
 
 

@@ -58,10 +58,13 @@ def test_has_type(text, kind, question, ok):
         ("What is the capital of South Korea?", ["South"]),
         ("Which Chinese official commented?", ["Chinese"]),
         ("What did Putin say about North Korea?", []),
+        ("Where did Putin meet Kim in 2019?", ["Kim", "2019"]),
+        ("What happened in 2014?", []),
+        ("How many of the 2000 troops returned?", []),  # a count, not a year the text must hold
     ],
 )
 def test_unknown_entities(question, missing):
-    vocabulary = {"putin", "north", "korea", "china"}
+    vocabulary = {"putin", "north", "korea", "china", "2014"}
     assert guard.unknown_entities(question, vocabulary) == missing
 
 
