@@ -35,6 +35,8 @@ class Answer:
     rankings: dict[str, list[str]] = field(default_factory=dict)
     # The question as retrieval saw it: a follow-up rewritten to stand alone (else the question).
     standalone: str = ""
+    # Query-likelihood score of each candidate sentence (id -> mean log-prob), when reranked.
+    rerank: dict[str, float] = field(default_factory=dict)
 
     def shown_sentences(self) -> tuple[str, list[tuple[str, str, float, str]]]:
         """What every view prints under the answer, as (title, [(id, text, score, source)]):
@@ -60,4 +62,5 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "reason": self.reason,
             "model_output": self.model_output,
+            "rerank": {k: round(v, 4) for k, v in self.rerank.items()},
         }

@@ -133,6 +133,9 @@ def ask(
     if verbose:
         typer.echo(f"\nreason: {answer.reason}\nmodel output: {answer.model_output!r}", err=True)
         typer.echo("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in answer.timings.items()), err=True)
+        if answer.rerank:
+            typer.echo("reranked (question log-likelihood per token): "
+                       + ", ".join(f"{k}={v:.2f}" for k, v in answer.rerank.items()), err=True)
 
 
 @app.command()

@@ -76,8 +76,7 @@ class Assistant:
 
     @property
     def reranker(self) -> Reranker | None:
-        """Query likelihood under the generator's weights when it is a llama.cpp model (an
-        injected generator without weights gets none unless a reranker is injected too)."""
+        """Query likelihood under the generator's weights, when it is a llama.cpp model."""
         s = self.settings
         if self._reranker is None and s.rerank and not self._rerank_failed and hasattr(self.generator, "llm"):
             template = prompts.load_template(s.prompts_dir, "rerank")
@@ -190,10 +189,12 @@ class Assistant:
         retrieval = self.retriever.search(question, k)
         timings["retrieve_s"] = time.perf_counter() - t0
         evidence = retrieval.passages
+        reranked: dict[str, float] = {}
 
         def finish(answer: Answer) -> Answer:
             answer.latency_s = time.perf_counter() - t0
             answer.timings = timings
+            answer.rerank = reranked
             answer.standalone = question
             answer.rankings = {"dense": retrieval.dense_ids, "bm25": retrieval.bm25_ids,
                                "fused": retrieval.fused_ids}
@@ -218,7 +219,7 @@ class Assistant:
         typed = [p for p in evidence[: s.type_window] if guard.has_type(p.text, kind, question)]
         if not typed:
             return finish(self._abstain(question, evidence, f"no retrieved sentence contains the {kind} asked for"))
-        typed = self._rerank(question, typed, kind, timings)
+        typed = self._rerank(question, typed, kind, timings, reranked)
         best = typed[0]
         if guard.is_yes_no(question):
             # The small model gets polarity wrong ("China is a party to this treaty"); the
@@ -251,21 +252,20 @@ class Assistant:
         answer.model_output = raw
         return finish(answer)
 
-    def _rerank(self, question: str, typed: list[Passage], kind: str | None, timings: dict) -> list[Passage]:
+    def _rerank(self, question: str, typed: list[Passage], kind: str | None, timings: dict,
+                reranked: dict[str, float]) -> list[Passage]:
         """Order the candidate sentences by how well they answer the question: query likelihood
         picked the supporting sentence for 0.89 of answerable eval questions, retrieval rank
         0.80; without a reranker, prefer the sentence naming what the question names."""
-        reranker = self.reranker
-        if reranker is None or len(typed) < 2:
-            scores = [guard.entity_coverage(question, p.text) for p in typed]
-        else:
+        scores = [guard.entity_coverage(question, p.text) for p in typed]
+        if self.reranker is not None and len(typed) > 1:
             t0 = time.perf_counter()
             try:
-                scores = reranker.score(question, [p.text for p in typed])
+                scores = self.reranker.score(question, [p.text for p in typed])
                 timings["rerank_s"] = time.perf_counter() - t0
+                reranked.update((p.id, score) for p, score in zip(typed, scores))
             except (ValueError, RuntimeError) as exc:
                 self._no_rerank(exc)
-                scores = [guard.entity_coverage(question, p.text) for p in typed]
         # A who-question asks for a person: a sentence naming one of the article's people beats
         # one whose only names are places (query likelihood alone favours on-topic generalities).
         people = [kind == "name" and bool(ground.named_people(p.text, self.names)) for p in typed]

@@ -43,6 +43,13 @@ def test_ask_prints_answer_then_cited_sentences(idx):
     assert any(line.startswith("[S9] ") for line in lines[1:])
 
 
+def test_ask_verbose_shows_why_the_sentence_was_chosen(idx):
+    result = runner.invoke(app, ["ask", "--verbose", "Who signed the agreement?", *idx])
+    assert result.exit_code == 0, result.output
+    assert "reason: " in result.stderr and "rerank_s=" in result.stderr
+    assert "reranked (question log-likelihood per token): S" in result.stderr
+
+
 @pytest.mark.parametrize("question", ["", "   "])
 def test_empty_question_is_a_one_line_error(idx, question):
     result = runner.invoke(app, ["ask", question, *idx])

@@ -117,6 +117,9 @@ def test_a_who_question_is_answered_from_a_sentence_naming_a_person(assistant):
     answer = assistant.ask("Who signed the agreement?")
     assert not answer.abstained
     assert "Kim Jong-un" in answer.citations[0].text and "Putin" in answer.answer
+    # The scores behind the choice travel with the answer (rag ask --json / --verbose).
+    assert len(answer.rerank) >= 2 and set(answer.rerank) <= {p.id for p in answer.retrieved}
+    assert answer.to_dict()["rerank"].keys() == answer.rerank.keys()
 
 
 def test_cached_sentences_score_as_when_fresh(assistant):
