@@ -255,8 +255,8 @@ class Assistant:
     def _rerank(self, question: str, typed: list[Passage], kind: str | None, timings: dict,
                 reranked: dict[str, float]) -> list[Passage]:
         """Order the candidate sentences by how well they answer the question: query likelihood
-        picked the supporting sentence for 0.89 of answerable eval questions, retrieval rank
-        0.80; without a reranker, prefer the sentence naming what the question names."""
+        picked a supporting one for 34 of 35 eval questions that had one among them (retrieval
+        rank: 29); without a reranker, prefer the sentence naming what the question names."""
         scores = [guard.entity_coverage(question, p.text) for p in typed]
         if self.reranker is not None and len(typed) > 1:
             t0 = time.perf_counter()
