@@ -15,7 +15,8 @@ INJECTION = re.compile(
     r"prompt|above|previous|sources?|documents?|everything)\b"
     r"|\b(system|hidden|initial|original)\s+(prompt|instructions?|message)\b"
     r"|\b(reveal|print|show|repeat|output|leak)\b.{0,30}\b(your|the)\s+(prompt|instructions?|rules)\b"
-    r"|\byou are now\b|\bact as\b|\bpretend (to be|you)\b|\bjailbreak\b|\bdeveloper mode\b"
+    r"|\byou are now\b|(^|[.!?]\s*|\b(you|please|now)\s+((must|should|will|shall|to)\s+)?)act as\b"
+    r"|\bpretend (to be|you)\b|\bjailbreak\b|\bdeveloper mode\b"
     r"|\bwithout (using|looking at|the) (the )?(article|context|sources?)\b"
     r"|\bfrom your own knowledge\b|\bmake (something|it) up\b",
     re.IGNORECASE,
