@@ -1,9 +1,10 @@
 """Check each claim of an answer against the sentences it cites.
 
 A claim is supported when every number, date and name in it appears in the cited sentence
-(the small model's typical failure is an invented year or name next to the right topic), and
-its words and meaning are close to the sentence: support = mean of lexical coverage and
-embedding cosine, compared with a threshold calibrated on eval/questions.jsonl.
+(the small model's typical failure is an invented year or name next to the right topic), every
+other content word of it is in the sentence or the question (stemmed), and its meaning is close
+to the sentence: support = mean of lexical coverage and embedding cosine, compared with a
+threshold calibrated on eval/questions.jsonl.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ STOPWORDS = set(
     "says said say".split()
 )
 FACT = re.compile(rf"\b\d[\d,.]*\b|\b({MONTHS})\b", re.I)
+# Light and irregular verbs the stemmer cannot match to the sentence's form ("gave" / "give"):
+# they carry no fact of their own, so they are not counted as words the model added.
+LIGHT_VERBS = set("give gave given make made take took taken get got gotten go went gone come came hold held "
+                  "keep kept put set become became show shown".split())
 NAME = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z]?[a-z]+)*\b")
 
 
@@ -53,7 +58,7 @@ def facts(claim: str, question: str) -> set[str]:
 @dataclass(frozen=True)
 class Support:
     score: float
-    missing: tuple[str, ...]  # facts of the claim that the sentence does not contain
+    missing: tuple[str, ...]  # facts (or word stems) of the claim that the sentence does not contain
 
 
 class Verifier:
@@ -68,7 +73,13 @@ class Verifier:
         claim_stems = stems(claim) - stems(question)
         if not claim_stems:  # a claim that only restates the question answers nothing
             return Support(0.0, ())
-        lexical = len(claim_stems & stems(sentence)) / len(claim_stems)
+        sentence_stems = stems(sentence)
+        novel = {w for w in claim_stems - sentence_stems if w not in LIGHT_VERBS}
+        if novel:
+            # A content word in neither the sentence nor the question is something the model
+            # added ("nuclear and missile programs" from "its nuclear program"): not supported.
+            return Support(0.0, tuple(sorted(novel)))
+        lexical = len(claim_stems & sentence_stems) / len(claim_stems)
         if claim_vec is None:
             claim_vec = self.embedder.encode_one(claim)
         if sentence_vec is None:

@@ -30,3 +30,23 @@ def test_focus_date(sentence, question, expected):
 ])
 def test_names_date(claim, date, expected):
     assert names_date(claim, date) is expected
+
+
+S5 = ("While Russia faces continued condemnation and punitive measures from Western countries over its war in Ukraine, "
+      "North Korea similarly endures sanctions related to its nuclear program and ongoing human rights concerns.")
+
+
+@pytest.mark.parametrize("claim, sentence, question, supported, missing", [
+    ("Putin gave his final approval on November 9.", S3, "When did Putin give final approval to the treaty?", True, ()),
+    ("It was approved on November 9, 2019.", S3, "When did Putin give final approval to the treaty?", False, ("2019",)),
+    ("North Korea has been sanctioned for its nuclear and missile programs.", S5,
+     "What has North Korea been sanctioned for?", False, ("missil",)),
+    ("North Korea is sanctioned over its nuclear program.", S5, "What has North Korea been sanctioned for?", True, ()),
+    ("Putin gave final approval to the treaty.", S3, "When did Putin give final approval to the treaty?", False, ()),
+    ("Putin made it official on November 9.", S3, "When did Putin give final approval to the treaty?", False, ("offici",)),
+])
+def test_support(embedder, claim, sentence, question, supported, missing):
+    from rag.verify import Verifier
+
+    sup = Verifier(embedder).support(claim, sentence, question)
+    assert (sup.score >= 0.6) is supported and sup.missing == missing
