@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from typing import Iterable, Protocol
+from typing import ContextManager, Iterable, Protocol
 
 from .answer import Answer
 from .errors import RagError
@@ -26,6 +26,7 @@ MARKER = re.compile(r"(\[S\d+\])")
 
 
 class View(Protocol):
+    def loading(self, text: str) -> ContextManager: ...
     def info(self, text: str) -> None: ...
     def ready(self, text: str) -> None: ...
     def error(self, text: str) -> None: ...
@@ -142,7 +143,7 @@ def read_lines(interactive: bool, history_path) -> Iterable[str]:
 def run(assistant: Assistant, view: View, lines: Iterable[str], *, k=None, verbose=False) -> None:
     session = ChatSession(assistant, view, k=k, verbose=verbose)
     t0 = time.perf_counter()
-    with view.loading("loading models and index"):  # type: ignore[attr-defined]
+    with view.loading("loading models and index"):
         assistant.load()
     view.ready(f"Ready in {time.perf_counter() - t0:.1f} s. Ask about the documents; /help lists commands.")
     for line in lines:

@@ -172,7 +172,7 @@ def serve(
     api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="RAG_API_KEY", show_envvar=True,
                                                    help="Require 'Authorization: Bearer KEY' on /v1/*.")] = None,
     cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable); CORS is off without it.")] = None,
-    max_body: Annotated[int, typer.Option("--max-body-bytes", min=1024, help="Larger request bodies get 413.")] = 1_000_000,
+    max_body: Annotated[Optional[int], typer.Option("--max-body-bytes", min=1024, help="Larger request bodies get 413 (default: 1,000,000).")] = None,
     k: TopK = None,
     model: ModelPath = None,
     index_dir: IndexDir = None,

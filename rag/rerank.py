@@ -17,6 +17,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from .prompts import as_data
+
 # Bounds per candidate: a run-on "sentence" or a 4000-character question must not blow the
 # batch; the first tokens of either carry the signal.
 MAX_SENTENCE_TOKENS = 256
@@ -74,8 +76,6 @@ class QueryLikelihood:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
 
     def _given(self, sentence: str) -> list[int]:
-        from .prompts import as_data
-
         tokens = self._tokens(self.head.replace("{sentence}", as_data(sentence)), bos=True)
         if len(tokens) > MAX_SENTENCE_TOKENS + 32:
             words = as_data(sentence).split()
@@ -101,8 +101,6 @@ class QueryLikelihood:
         self._used = 0
 
     def score(self, question: str, sentences: Sequence[str]) -> list[float]:
-        from .prompts import as_data
-
         unique = list(dict.fromkeys(sentences))  # a repeated sentence scores the same
         if len(unique) > self.max_candidates:
             raise ValueError(f"at most {self.max_candidates} sentences per call")
