@@ -77,23 +77,6 @@ class Store:
         self.by_id = {s.id: s for s in self.sentences}
         self.position = {s.id: i for i, s in enumerate(self.sentences)}
 
-    @property
-    def vocabulary(self) -> set[str]:
-        """Lower-cased words of all sentences (for "does the corpus ever name X?")."""
-        if not hasattr(self, "_vocabulary"):
-            import re
-
-            self._vocabulary = {w for s in self.sentences for w in re.findall(r"[\w]+", s.text.lower())}
-        return self._vocabulary
-
-    def mentions(self, phrase: str) -> bool:
-        """Does any sentence contain `phrase` (lower-case, words separated by single spaces)?"""
-        if not hasattr(self, "_lowered"):
-            import re
-
-            self._lowered = "\n".join(re.sub(r"[\s-]+", " ", s.text.lower()) for s in self.sentences)
-        return phrase in self._lowered
-
 
 def build(
     documents: list[Document],

@@ -11,32 +11,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from .guard import MONTHS
+from .lang import en
+from .text import stemmer
 
-STOPWORDS = set(
-    "a an the and or but if of to in on at by for with from as is are was were be been being it its this "
-    "that these those there their they them he she his her him we our you your i me my do does did done has "
-    "have had not no yes so than then too very can could will would should may might must also just about "
-    "into over under after before between what which who whom whose when where why how according article "
-    "says said say".split()
-)
-FACT = re.compile(rf"\b\d[\d,.]*\b|\b({MONTHS})\b", re.I)
-# Light and irregular verbs the stemmer cannot match to the sentence's form ("gave" / "give"):
-# they carry no fact of their own, so they are not counted as words the model added.
-LIGHT_VERBS = set("give gave given make made take took taken get got gotten go went gone come came hold held "
-                  "keep kept put set become became show shown".split())
+STOPWORDS = en.STOPWORDS
+LIGHT_VERBS = en.LIGHT_VERBS
+FACT = re.compile(rf"\b\d[\d,.]*\b|\b({en.MONTHS})\b", re.I)
 NAME = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z]?[a-z]+)*\b")
 
 
-@lru_cache(maxsize=1)
 def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+    return stemmer(en.STEMMER)
 
 
 def stems(text: str) -> set[str]:
@@ -96,8 +84,7 @@ class Verifier:
         return max(scored, key=lambda pair: pair[1].score)
 
 
-DATE_SPAN = re.compile(rf"\b(?:(?:early|mid|late)[\s-]+)?(?:{MONTHS})(?:\s+\d{{1,2}}\b)?(?:,?\s+\d{{4}})?"
-                       rf"|\b(?:1[89]|20)\d\d\b", re.I)
+DATE_SPAN = en.DATE_SPAN
 
 
 def focus_date(sentence: str, question: str, window: int = 8) -> str | None:
