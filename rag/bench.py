@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .pipeline import STOP, Assistant
+from .compose import STOP
+from .pipeline import Assistant
 from .settings import PROJECT_ROOT, Settings
 
 Log = Callable[[str], None]
@@ -89,11 +90,14 @@ def warm_questions(assistant: Assistant, questions: list[str], repeat: int) -> d
     reranked = [a.timings["rerank_s"] for a in answers if "rerank_s" in a.timings]
     if reranked:  # only questions with two or more candidate sentences rerank
         out["rerank_s"] = stats(reranked)
-    out["prompt_s"] = stats([a.timings["prompt_s"] for a in generated])
-    out["ttft_s"] = stats([a.timings["ttft_s"] for a in generated])
+    # Typed questions are answered without generation (a date, number or name copied from the
+    # sentence): time to first token and decode speed are over the questions that generated.
+    if generated:
+        out["ttft_s"] = stats([a.timings["ttft_s"] for a in generated])
     decode = [(a.timings["completion_tokens"] - 1) / (a.timings["generate_s"] - a.timings["ttft_s"])
               for a in generated if a.timings["completion_tokens"] > 1 and a.timings["generate_s"] > a.timings["ttft_s"]]
-    out["decode_tok_per_s"] = stats(decode)
+    if decode:
+        out["decode_tok_per_s"] = stats(decode)
     out["answer_s"] = stats([a.latency_s for a in answers])
     out["answers_generated"] = len(generated)
     return out
@@ -110,6 +114,8 @@ def prefix_reuse(assistant: Assistant, questions: list[str]) -> dict:
         if "ttft_s" in a.timings and "ttft_s" in b.timings:
             cold.append(a.timings["ttft_s"])
             warm.append(b.timings["ttft_s"])
+    if not cold:  # every pair had a question answered without generation
+        return {}
     return {"ttft_cold_cache_s": stats(cold), "ttft_warm_prefix_s": stats(warm),
             "speedup": statistics.median(cold) / statistics.median(warm)}
 

