@@ -37,6 +37,15 @@ class Answer:
     standalone: str = ""
     # Query-likelihood score of each candidate sentence (id -> mean log-prob), when reranked.
     rerank: dict[str, float] = field(default_factory=dict)
+    # How far to trust the answer: estimated probability that it is right (0..1), from the
+    # signals in `features` (rag/confidence.py). None when a gate abstained before any answer.
+    confidence: float | None = None
+    features: dict[str, float] = field(default_factory=dict)
+    # A short code for how the answer was formed or why it abstained (per-reason eval breakdown).
+    outcome: str = ""
+    # The answer it would have given, when it abstained for low confidence (for risk-coverage).
+    withheld: str = ""
+    withheld_citations: list[Citation] = field(default_factory=list)
 
     def shown_sentences(self) -> tuple[str, list[tuple[str, str, float, str]]]:
         """What every view prints under the answer, as (title, [(id, text, score, source)]):
@@ -46,6 +55,12 @@ class Answer:
         if self.abstained and self.retrieved:
             return "Closest sentences it looked at", [(p.id, p.text, p.dense, "retrieved") for p in self.retrieved[:3]]
         return "", []
+
+    def status_line(self) -> str:
+        """One line every view prints under the answer: how far to trust it, or why it abstained."""
+        if self.abstained:
+            return f"Why no answer: {self.reason}." if self.reason else ""
+        return f"Confidence {self.confidence:.2f}" if self.confidence is not None else ""
 
     def to_dict(self) -> dict:
         return {
@@ -63,4 +78,9 @@ class Answer:
             "reason": self.reason,
             "model_output": self.model_output,
             "rerank": {k: round(v, 4) for k, v in self.rerank.items()},
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "outcome": self.outcome,
+            "features": {k: round(v, 4) for k, v in self.features.items()},
+            "withheld": self.withheld,
+            "withheld_citations": [asdict(c) for c in self.withheld_citations],
         }

@@ -55,6 +55,8 @@ class PlainView:
             self._print(f"  {title}:")
         for sid, text, _, _ in rows:
             self._print(f"  [{sid}] {text}")
+        if answer.status_line():
+            self._print(f"  {answer.status_line()}")
         if verbose:
             self._print(f"(reason: {answer.reason}; {answer.latency_s:.2f} s)", err=True)
         self._print("")
@@ -137,6 +139,8 @@ class RichView:
             for sid, text, score in rows:  # Text(): document text is never read as rich markup
                 table.add_row(Text(f"[{sid}]"), Text(text), Text(score))
             self.console.print(table)
+        if answer.status_line():
+            self.console.print(answer.status_line(), style="dim", markup=False)
         if verbose:
             times = ", ".join(f"{k} {v:.3f}" for k, v in answer.timings.items() if k.endswith("_s"))
             self.console.print(f"{answer.reason} · {answer.latency_s:.2f} s ({times})", style="dim", markup=False)

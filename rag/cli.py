@@ -20,6 +20,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (default: ./index or RAG_INDEX_DIR).")]
 ModelPath = Annotated[Optional[Path], typer.Option("--model", help="GGUF model file (default: bundled gemma-3-270m, or RAG_MODEL).")]
 TopK = Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="Evidence sentences shown to the model.")]
+MinConfidence = Annotated[Optional[float], typer.Option("--min-confidence", min=0.0, max=1.0,
+                         help="Abstain below this confidence (default: the fitted threshold, see README).")]
+AnswerMode = Annotated[Optional[str], typer.Option("--answer-mode", help="span (short verbatim phrase, default), "
+                                                   "free (the model's words, verified) or quote (the whole sentence).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show llama.cpp logs, timings and tracebacks.")]
 
 
@@ -86,6 +90,12 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+def _answer_mode(mode: str | None) -> str | None:
+    if mode is not None and mode not in ("span", "free", "quote"):
+        raise typer.BadParameter(f"--answer-mode is span, free or quote, not {mode!r}")
+    return mode
+
+
 def make_assistant(index_dir=None, model=None, k=None, verbose=False, **extra):
     from .pipeline import Assistant
     from .settings import Settings
@@ -112,6 +122,8 @@ def index(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+    min_confidence: MinConfidence = None,
+    answer_mode: AnswerMode = None,
     k: TopK = None,
     model: ModelPath = None,
     index_dir: IndexDir = None,
@@ -119,7 +131,8 @@ def ask(
 ):
     """Answer QUESTION from the indexed documents, citing the sentences that support it."""
     with _user_errors(verbose):
-        answer = make_assistant(index_dir, model, k, verbose).ask(question)
+        answer = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
+                                answer_mode=_answer_mode(answer_mode)).ask(question)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -130,9 +143,13 @@ def ask(
         for sid, text, _, source in rows:
             note = " (supporting sentence attached by rag)" if source == "attached" else ""
             typer.echo(f"[{sid}] {text}{note}")
+    if answer.status_line():
+        typer.echo(answer.status_line())
     if verbose:
         typer.echo(f"\nreason: {answer.reason}\nmodel output: {answer.model_output!r}", err=True)
         typer.echo("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in answer.timings.items()), err=True)
+        if answer.features:
+            typer.echo("confidence features: " + ", ".join(f"{k}={v:.2f}" for k, v in answer.features.items()), err=True)
         if answer.rerank:
             typer.echo("reranked (question log-likelihood per token): "
                        + ", ".join(f"{k}={v:.2f}" for k, v in answer.rerank.items()), err=True)
@@ -141,6 +158,8 @@ def ask(
 @app.command()
 def chat(
     plain: Annotated[bool, typer.Option("--plain", help="Plain lines instead of colours and live streaming.")] = False,
+    min_confidence: MinConfidence = None,
+    answer_mode: AnswerMode = None,
     k: TopK = None,
     model: ModelPath = None,
     index_dir: IndexDir = None,
@@ -155,7 +174,8 @@ def chat(
     interactive = sys.stdin.isatty()
     view = PlainView(echo=not interactive) if plain or not sys.stdout.isatty() else RichView()
     with _user_errors(verbose):
-        assistant = make_assistant(index_dir, model, k, verbose)
+        assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
+                                   answer_mode=_answer_mode(answer_mode))
         chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose)
 
 
@@ -173,6 +193,7 @@ def serve(
                                                    help="Require 'Authorization: Bearer KEY' on /v1/*.")] = None,
     cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable); CORS is off without it.")] = None,
     max_body: Annotated[Optional[int], typer.Option("--max-body-bytes", min=1024, help="Larger request bodies get 413 (default: 1,000,000).")] = None,
+    min_confidence: MinConfidence = None,
     k: TopK = None,
     model: ModelPath = None,
     index_dir: IndexDir = None,
@@ -185,7 +206,8 @@ def serve(
 
     with _user_errors(verbose):
         assistant = make_assistant(index_dir, model, k, verbose, api_key=api_key,
-                                   cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body)
+                                   cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body,
+                                   min_confidence=min_confidence)
     failed: list[str] = []
 
     def load_failed(message: str) -> None:
@@ -236,8 +258,13 @@ def bench(
 @app.command("eval")
 def eval_(
     questions: Annotated[Path, typer.Option("--questions", help="Question set, one JSON object a line.")] = PROJECT_ROOT / "eval" / "questions.jsonl",
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Documents the questions are about (file or folder); "
+                                                   "indexed once into the user cache. Default: the corpus the question "
+                                                   "file names on its first line, else the current index.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write one prediction per line (JSONL) here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON object.")] = False,
+    min_confidence: MinConfidence = None,
+    answer_mode: AnswerMode = None,
     k: TopK = None,
     model: ModelPath = None,
     index_dir: IndexDir = None,
@@ -245,11 +272,18 @@ def eval_(
 ):
     """Run a question set through the same path as `rag ask` and report quality and latency."""
     from . import evaluate
+    from .settings import Settings
     from .store import atomic_write
 
     with _user_errors(verbose):
         qs = evaluate.load_questions(questions)
-        assistant = make_assistant(index_dir, model, k, verbose)
+        corpus = corpus or evaluate.corpus_of(questions)
+        if corpus is not None:
+            index_dir = evaluate.corpus_index_dir(corpus, Settings())
+        assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
+                                   answer_mode=_answer_mode(answer_mode))
+        if corpus is not None and not (index_dir / "manifest.json").exists():
+            assistant.index([corpus])
         from rich.progress import Progress
 
         with Progress(console=_stderr_console(), transient=True) as bar:
@@ -264,15 +298,8 @@ def eval_(
         typer.echo(json.dumps(metrics))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"rag eval: {questions} ({metrics['answerable']} answerable, {metrics['unanswerable']} unanswerable)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, label in evaluate.LABELS:
-        if key in metrics:
-            table.add_row(label, f"{metrics[key]:.3f}")
-    Console().print(table)
+    Console().print(evaluate.tables(metrics, f"rag eval: {questions}"))
 
 
 def main():

@@ -90,8 +90,13 @@ def parse_chat(data: object) -> ChatRequest:
 
 
 def citations(answer: Answer) -> list[dict]:
-    return [{"id": c.id, "text": c.text, "doc": c.doc, "score": round(c.score, 4), "source": c.source}
-            for c in answer.citations]
+    confidence = None if answer.confidence is None else round(answer.confidence, 4)
+    return [{"id": c.id, "text": c.text, "doc": c.doc, "score": round(c.score, 4), "source": c.source,
+             "confidence": confidence} for c in answer.citations]
+
+
+def _confidence(answer: Answer) -> float | None:
+    return None if answer.confidence is None else round(answer.confidence, 4)
 
 
 def completion(answer: Answer, model: str) -> dict:
@@ -104,7 +109,7 @@ def completion(answer: Answer, model: str) -> dict:
         "choices": [{
             "index": 0,
             "message": {"role": "assistant", "content": answer.answer, "citations": cites,
-                        "abstained": answer.abstained},
+                        "abstained": answer.abstained, "confidence": _confidence(answer), "reason": answer.reason},
             "finish_reason": "stop",
         }],
         "usage": {"prompt_tokens": int(answer.timings.get("prompt_tokens", 0)),
@@ -135,7 +140,8 @@ class Chunks:
 
     def finish(self, answer: Answer) -> str:
         cites = citations(answer)
-        return self._event({"citations": cites}, "stop", citations=cites, abstained=answer.abstained)
+        return self._event({"citations": cites}, "stop", citations=cites, abstained=answer.abstained,
+                           confidence=_confidence(answer), reason=answer.reason)
 
     def error(self, message: str) -> str:
         return f"data: {json.dumps(ApiError(500, message, kind='server_error').body())}\n\n"

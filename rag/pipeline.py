@@ -7,19 +7,20 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from . import followup, ground, guard, prompts
+from . import cite, compose, confidence, followup, ground, guard, prompts, span
 from .answer import Answer
+from .compose import Composer
+from .confidence import ConfidenceModel
 from .embed import Embedder
 from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
+from .lang import language
 from .ground import Grounder
 from .indexer import Notify, Progress, build_index, open_index
 from .rerank import QueryLikelihood, Reranker
 from .retrieve import Passage, Retrieval, Retriever
 from .settings import Settings
 from .verify import Verifier
-
-STOP = ["\n", "Question:", "Sentences:"]
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -62,6 +63,10 @@ class Assistant:
         self.notify = notify
         self.load_timings: dict[str, float] = {}
         self._names: dict[str, str] | None = None
+        self._vocabulary: guard.Vocabulary | None = None
+        self._vocabulary_of = None
+        self.lang = language(self.settings.language)
+        self.confidence = ConfidenceModel.load()
         # One llama.cpp context serves every caller (chat, server threads): answers queue here.
         self._lock = threading.RLock()
 
@@ -82,7 +87,8 @@ class Assistant:
             template = prompts.load_template(s.prompts_dir, "rerank")
             try:
                 self._reranker = QueryLikelihood(self.generator.llm, template, n_threads=s.n_threads,
-                                                 max_candidates=max(s.type_window, 1))
+                                                 max_candidates=max(s.type_window, 1),
+                                                 skip_words=self.lang.STOPWORDS if s.rerank_content_only else frozenset())
             except (ValueError, RuntimeError) as exc:
                 self._no_rerank(exc)
         return self._reranker if s.rerank else None
@@ -126,7 +132,7 @@ class Assistant:
                     gen = self.generator
                     if hasattr(gen, "warm"):
                         t0 = time.perf_counter()
-                        gen.warm(prompts.fixed_prefix(self.settings.prompts_dir, "answer"))
+                        gen.warm(self._prefix())
                         self.load_timings["prefix_s"] = time.perf_counter() - t0
                     self.reranker
                 except BaseException as exc:  # re-raised in the caller's thread
@@ -141,6 +147,12 @@ class Assistant:
             if failure:
                 raise failure[0]
         return self
+
+    def _prefix(self) -> str:
+        """The fixed start of the prompt the answers will use, worth evaluating once at load."""
+        if self.settings.answer_mode == "span":
+            return span.fixed_prefix(self.settings.prompts_dir)
+        return prompts.fixed_prefix(self.settings.prompts_dir, "answer")
 
     def index(self, paths=None) -> dict:
         manifest = build_index(self.settings, self.embedder, paths, self.progress, self.notify)
@@ -157,6 +169,14 @@ class Assistant:
         if self._names is None:
             self._names = followup.people(s.text for s in self.store.sentences)
         return self._names
+
+    @property
+    def vocabulary(self) -> guard.Vocabulary:
+        """What the documents mention (folded, stemmed): for the gates and the confidence."""
+        if self._vocabulary is None or self._vocabulary_of is not self.store:
+            self._vocabulary = guard.Vocabulary((s.text for s in self.store.sentences), self.lang)
+            self._vocabulary_of = self.store
+        return self._vocabulary
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]] = ()) -> str:
         """The question rewritten so it stands alone, given earlier (question, answer) turns."""
@@ -183,7 +203,7 @@ class Assistant:
         return answer
 
     def _answer(self, question: str, k: int | None, on_token) -> Answer:
-        s = self.settings
+        s, lang = self.settings, self.lang
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         retrieval = self.retriever.search(question, k)
@@ -200,64 +220,79 @@ class Assistant:
                                "fused": retrieval.fused_ids}
             return answer
 
-        if guard.is_injection(question):
-            return finish(self._abstain(question, evidence, "the question asks the assistant to leave the article; "
-                                        "it answers only questions about the article"))
-        unknown = guard.unknown_entities(question, self.store.vocabulary)
-        attribute = guard.unknown_attribute(question, self.store.vocabulary)
-        if attribute:
-            unknown.append(f"any {attribute}")
-        office = guard.unknown_office(question, self.store.mentions)
-        if office:
-            unknown.append(f"a {office}")
-        if unknown:
-            return finish(self._abstain(question, evidence, f"the documents never mention {', '.join(unknown)}"))
+        if guard.is_injection(question, lang):
+            return finish(self._abstain(question, evidence, "injection", "the question asks the assistant to leave "
+                                        "the documents; it answers only questions about them"))
+        missing = self.vocabulary.missing_terms(question)
+        if missing:
+            return finish(self._abstain(question, evidence, "unknown_terms",
+                                        f"the documents never mention {', '.join(missing)}"))
         if retrieval.top_dense < s.min_dense_score:
-            return finish(self._abstain(question, evidence, f"no sentence is close to the question "
+            return finish(self._abstain(question, evidence, "off_topic", f"no sentence is close to the question "
                                         f"(best similarity {retrieval.top_dense:.2f} < {s.min_dense_score})"))
-        kind = guard.expected_type(question)
-        typed = [p for p in evidence[: s.type_window] if guard.has_type(p.text, kind, question)]
+        kind = guard.expected_type(question, lang)
+        typed = [p for p in evidence[: s.type_window] if guard.has_type(p.text, kind, question, lang)]
         if not typed:
-            return finish(self._abstain(question, evidence, f"no retrieved sentence contains the {kind} asked for"))
+            return finish(self._abstain(question, evidence, "no_typed_sentence",
+                                        f"no retrieved sentence contains the {kind} asked for"))
         typed = self._rerank(question, typed, kind, timings, reranked)
         best = typed[0]
-        if guard.is_yes_no(question):
+        composer = Composer(self.store, self.embedder, self.verifier, s, self.names, self.generator, lang)
+        t_gen = time.perf_counter()
+        if guard.is_yes_no(question, lang):
             # The small model gets polarity wrong ("China is a party to this treaty"); the
             # sentence itself is the checkable answer to a yes/no question.
-            return finish(self._quote(question, best, evidence, "yes/no question: quoted the best sentence"))
+            answer = composer.quote(question, best, evidence, "quote_yes_no", "yes/no question: quoted the best sentence")
+        elif s.answer_mode == "quote":
+            answer = composer.quote(question, best, evidence, "quote", "quoted the best sentence (answer mode quote)")
+        elif s.answer_mode == "span":
+            answer = composer.span(question, best, evidence, typed, kind, timings, on_token)
+        else:
+            answer = composer.free(question, best, evidence, typed, kind, timings, on_token)
+        timings["answer_s"] = time.perf_counter() - t_gen
+        return finish(self._judge(question, answer, best, typed, kind, retrieval, reranked))
 
-        chat = getattr(self.generator, "chat", False)
-        # Base model: retrieval and the reranker pick the sentence (the model's own choice was
-        # mostly wrong in eval) and the model phrases the answer from it; it may cite more ids,
-        # constrained to the ones shown.
-        prefix = "" if chat else f"{best.id}]"
-        fitted = self._fit(question, evidence, best, chat, prefix)
-        if fitted is None:
-            return finish(self._quote(question, best, evidence, "quoted the best sentence: the model's context "
-                                      "window is too small for a prompt with evidence"))
-        prompt, shown = fitted
-        timings["prompt_s"] = time.perf_counter() - t0 - timings["retrieve_s"] - timings.get("rerank_s", 0.0)
-        if on_token and prefix:
-            on_token(f"[{prefix}")
-        gen = self.generator.generate(prompt + prefix, allowed_ids=[p.id for p in shown],
-                                      max_tokens=s.max_tokens, stop=STOP, on_token=on_token)
-        timings.update(ttft_s=gen.ttft_s, generate_s=gen.seconds, prompt_tokens=gen.prompt_tokens,
-                       completion_tokens=gen.completion_tokens)
-        raw = gen.text if chat else f"[{prefix}{gen.text}"
-        t_verify = time.perf_counter()
-        grounder = Grounder(self.store, self.embedder, self.verifier, s, self.names)
-        answer = grounder.ground(question, raw, shown, [p for p in typed if p in shown], kind) or self._quote(
-            question, best, evidence, "quoted the best sentence: the model's answer did not verify")
-        timings["verify_s"] = time.perf_counter() - t_verify
-        answer.model_output = raw
-        return finish(answer)
+    def _judge(self, question, answer: Answer, best: Passage, typed, kind, retrieval: Retrieval,
+               reranked: dict[str, float]) -> Answer:
+        """Attach the confidence; below the threshold, withhold the answer and say why."""
+        others = [p.dense for p in retrieval.passages if p.id != best.id]
+        scores = sorted((reranked[p.id] for p in typed if p.id in reranked), reverse=True)
+        text = cite.extract(answer.answer, [c.id for c in answer.citations])[0]
+        features = {
+            "dense": best.dense,
+            "dense_gap": best.dense - max(others, default=0.0),
+            "retrieval_top": float(bool(retrieval.passages) and retrieval.passages[0].id == best.id),
+            "rerank": reranked.get(best.id, scores[0] if scores else 0.0),
+            "rerank_margin": (reranked.get(best.id, 0.0) - scores[1]) if len(scores) > 1 else 0.0,
+            "coverage": self.vocabulary.coverage(question),
+            "phrases": self.vocabulary.phrase_coverage(question),
+            "typed": float(kind is not None),
+            "adds": float(compose.adds_to(text, question)),
+            "short": float(answer.outcome in ("span", "span_typed", "free")),
+        }
+        answer.features = features
+        answer.confidence = self.confidence.score(features)
+        threshold = self.settings.min_confidence
+        threshold = self.confidence.threshold if threshold is None else threshold
+        if answer.confidence >= threshold:
+            return answer
+        weakest = min(self.confidence.contributions(features).items(), key=lambda kv: kv[1], default=("", 0))[0]
+        missing = self.vocabulary.unknown_words(question)
+        why = (f"the documents never use {', '.join(missing)}" if missing
+               else f"the closest sentence may not answer it ({confidence.FEATURES.get(weakest, weakest)} is low)")
+        withheld = self._abstain(question, answer.retrieved, "low_confidence",
+                                 f"confidence {answer.confidence:.2f} < {threshold:.2f}: {why}")
+        withheld.confidence, withheld.features = answer.confidence, features
+        withheld.withheld, withheld.withheld_citations = answer.answer, answer.citations
+        withheld.model_output = answer.model_output
+        return withheld
 
     def _rerank(self, question: str, typed: list[Passage], kind: str | None, timings: dict,
                 reranked: dict[str, float]) -> list[Passage]:
         """Order the candidate sentences by how well they answer the question: query likelihood
         picked a supporting one for 34 of 35 eval questions that had one among them (retrieval
         rank: 29); without a reranker, prefer the sentence naming what the question names."""
-        scores = [guard.entity_coverage(question, p.text) for p in typed]
+        scores = [guard.entity_coverage(question, p.text, self.lang) for p in typed]
         if self.reranker is not None and len(typed) > 1:
             t0 = time.perf_counter()
             try:
@@ -272,28 +307,5 @@ class Assistant:
         order = sorted(range(len(typed)), key=lambda i: (not people[i], -scores[i]))  # stable: ties keep rank
         return [typed[i] for i in order]
 
-    def _fit(self, question, evidence, best, chat, prefix) -> tuple[str, list[Passage]] | None:
-        """The prompt with as much evidence as the model's context holds (answer room kept):
-        the lowest-ranked sentences go first, the chosen one never. None if even it won't fit."""
-        s = self.settings
-        name = "chat" if chat else "answer"
-        shown = list(evidence)
-        n_ctx = getattr(self.generator, "n_ctx", None)
-        count = getattr(self.generator, "count_tokens", None)
-        while True:
-            prompt = prompts.render(s.prompts_dir, name, question, [(p.id, p.text) for p in shown])
-            # A chat template wraps the prompt in a few tokens of its own: leave room for them.
-            if n_ctx is None or count is None or count(prompt + prefix) + s.max_tokens + (32 if chat else 0) <= n_ctx:
-                return prompt, shown
-            drop = next((p for p in reversed(shown) if p is not best), None)
-            if drop is None:
-                return None
-            shown.remove(drop)
-
-    def _abstain(self, question: str, evidence: list[Passage], reason: str) -> Answer:
-        return Answer(question, "The article does not say.", True, [], evidence, reason=reason)
-
-    def _quote(self, question: str, passage: Passage, evidence: list[Passage], reason: str) -> Answer:
-        quote = f"The article says: “{passage.text.rstrip('.')}” [{passage.id}]."
-        citation = ground.citation(self.store, passage.id, max(0.0, passage.dense), "attached")
-        return Answer(question, quote, False, [citation], evidence, reason=reason)
+    def _abstain(self, question: str, evidence: list[Passage], outcome: str, reason: str) -> Answer:
+        return Answer(question, self.lang.ABSTAIN_ONE, True, [], evidence, reason=reason, outcome=outcome)

@@ -20,12 +20,17 @@ class ScriptedGenerator:
     name = "scripted"
     chat = False
 
-    def __init__(self, *replies: str):
+    def __init__(self, *replies: str, copy_spans: bool = False):
         self.replies = list(replies)
         self.prompts: list[str] = []
+        # Declares the span capability only when a test asks for it; the replies are then what
+        # a backend returned for `copy_from` (the pipeline must still check they are spans).
+        self.copy_spans = copy_spans
+        self.copied_from: list[str | None] = []
 
-    def generate(self, prompt, *, allowed_ids=(), max_tokens=48, stop=(), on_token=None):
+    def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None):
         self.prompts.append(prompt)
+        self.copied_from.append(copy_from)
         text = self.replies.pop(0) if self.replies else ""
         if on_token and text:
             on_token(text)
@@ -57,9 +62,11 @@ def embedder(assistant):
 def scripted(assistant):
     """An Assistant sharing the real embedder and index but with a scripted generator."""
 
-    def make(*replies: str) -> tuple[Assistant, ScriptedGenerator]:
-        gen = ScriptedGenerator(*replies)
-        fake = Assistant(assistant.settings, generator=gen, embedder=assistant.embedder)
+    def make(*replies: str, copy_spans: bool = False, **settings) -> tuple[Assistant, ScriptedGenerator]:
+        gen = ScriptedGenerator(*replies, copy_spans=copy_spans)
+        # Scripted tests check parsing and grounding; confidence abstention is tested on its own.
+        settings = {"min_confidence": 0.0, **settings}
+        fake = Assistant(assistant.settings.with_(**settings), generator=gen, embedder=assistant.embedder)
         fake._retriever = assistant.retriever
         return fake, gen
 

@@ -17,7 +17,8 @@ from rag.cli import app
 @pytest.fixture
 def session(scripted):
     def make(*replies):
-        assistant, gen = scripted(*replies)
+        # The model's own words stream and can be interrupted: the free answer mode generates always.
+        assistant, gen = scripted(*replies, answer_mode="free")
         out, err = io.StringIO(), io.StringIO()
         return ChatSession(assistant, PlainView(out, err)), gen, out, err
     return make
@@ -98,7 +99,9 @@ def test_chat_in_a_real_terminal(settings, assistant, tmp_path):
     pexpect = pytest.importorskip("pexpect")
     assistant.retriever
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path), PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm-256color", COLUMNS="120", LINES="40")
-    child = pexpect.spawn(sys.executable, ["-m", "rag.cli", "chat", "--index-dir", str(settings.index_dir)],
+    # --answer-mode free: the model writes every answer, so there is a stream to watch and to interrupt.
+    child = pexpect.spawn(sys.executable, ["-m", "rag.cli", "chat", "--answer-mode", "free",
+                                           "--index-dir", str(settings.index_dir)],
                           env=env, encoding="utf-8", timeout=90, dimensions=(40, 120))
     try:
         child.expect("Ready in")

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from rag.evaluate import QuestionFileError, contains_answer, load_questions, score, token_f1
+from rag.evaluate import (QuestionFileError, contains_answer, corpus_of, load_questions, risk_coverage, score,
+                          token_f1)
 
 QUESTIONS = [
     {"id": "a", "question": "When?", "answers": ["November 9"], "support": ["approval on November 9"], "answerable": True},
@@ -37,6 +38,41 @@ def test_score_known_predictions():
     assert m["latency_p50_s"] == pytest.approx(1.5) and m["latency_p95_s"] == pytest.approx(2.85)
     assert m["ttft_p50_s"] == 0.3
     assert m["rerank_p50_s"] == pytest.approx(0.2)  # only rows that reranked
+    assert m["overall"] == pytest.approx(2 / 4)  # a right, c abstained; b wrong, d answered unanswerable
+    assert m["answered_precision"] == pytest.approx(1 / 3)  # a of a, b, d
+    assert m["coverage"] == 1.0
+    assert m["outcomes"] == {"unknown": {"n": 4, "answerable": 2, "right": 2}}
+
+
+def _row(qid, confidence, answer, abstained=False, withheld=""):
+    return {"id": qid, "answer": answer, "abstained": abstained, "confidence": confidence, "withheld": withheld,
+            "outcome": "low_confidence" if abstained else "span", "citations": [], "retrieved": []}
+
+
+def test_risk_coverage_orders_answers_by_confidence():
+    rows = [_row("a", 0.9, "November 9 [S3]."),  # right
+            _row("b", 0.8, "Putin [S9]."),  # wrong
+            _row("c", 0.1, "The article does not say.", abstained=True, withheld="Three [S4]."),  # withheld, wrong
+            _row("d", None, "The article does not say.", abstained=True)]  # a gate: no answer to judge
+    rc = risk_coverage(QUESTIONS, rows)
+    assert rc["aurc_questions"] == 3
+    assert rc["aurc"] == pytest.approx((0 + 1 / 2 + 2 / 3) / 3)
+    assert rc["aurc_oracle"] == pytest.approx((0 + 1 / 2 + 2 / 3) / 3)  # already the best order
+    flipped = [dict(r, confidence=1 - r["confidence"]) if r["confidence"] is not None else r for r in rows]
+    assert risk_coverage(QUESTIONS, flipped)["aurc"] > rc["aurc"]
+    m = score(QUESTIONS, rows)
+    assert m["outcomes"]["low_confidence"] == {"n": 2, "answerable": 0, "right": 2}
+
+
+def test_a_question_file_may_name_its_corpus(tmp_path):
+    (tmp_path / "doc.txt").write_text("Text.")
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"corpus": "doc.txt"}\n{"question": "q?", "answers": ["a"]}\n')
+    assert corpus_of(path) == (tmp_path / "doc.txt").resolve()
+    assert [q["question"] for q in load_questions(path)] == ["q?"]
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text('{"question": "q?"}\n')
+    assert corpus_of(plain) is None
 
 
 @pytest.mark.parametrize(
