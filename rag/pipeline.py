@@ -15,7 +15,6 @@ from .embed import Embedder
 from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
 from .lang import language
-from .ground import Grounder
 from .indexer import Notify, Progress, build_index, open_index
 from .rerank import QueryLikelihood, Reranker
 from .retrieve import Passage, Retrieval, Retriever

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from . import prompts
-from .text import fold, is_capitalised, stem_all, words
+from .text import fold, is_capitalised, words
 
 
 class SpanConstraint:
