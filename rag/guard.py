@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Iterable
 
 from .lang import en
-from .text import fold, is_capitalised, stem_all, words
+from .text import bare, fold, is_capitalised, stem_all, words
 
 # A number and what is glued to it ("12th", "1990s"): the number is compared, the whole reported.
 NUMERAL = re.compile(r"(\d[\d,.]*\d|\d)[^\W\d_]*")
@@ -48,7 +48,7 @@ def names(text: str, lang: ModuleType = en) -> list[str]:
     in English these name people, places, organisations and titles (any script)."""
     found = []
     for m in words(text):
-        word = re.sub(r"(’s|'s|’|')$", "", m.group())
+        word = bare(m.group())
         before = text[: m.start()].rstrip()
         if not word or not is_capitalised(word) or not before or before[-1] in ".!?:;\"“(":
             continue

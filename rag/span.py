@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from . import prompts
-from .text import fold, is_capitalised, words
+from .text import bare, fold, is_capitalised, words
 
 
 class SpanConstraint:
@@ -138,7 +138,7 @@ CLAUSE_MARK = re.compile(r"[,;:()\[\]—–]")
 
 
 def _plain(word: str) -> str:
-    return re.sub(r"('s|')$", "", fold(word))
+    return bare(fold(word))
 
 
 def pick_typed(sentence: str, question: str, kind: str | None, lang) -> str | None:

@@ -26,6 +26,11 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().replace("’", "'")
 
 
+def bare(word: str) -> str:
+    """The word without a possessive ending: "Korea's" -> "Korea"."""
+    return re.sub(r"(’s|'s|’|')$", "", word)
+
+
 def is_capitalised(word: str) -> bool:
     return word[:1].isupper()
 
