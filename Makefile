@@ -10,6 +10,9 @@ LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 WHEELHOUSE ?= $(HOME)/.cache/rag/wheelhouse/llama-cpp-python-$(LLAMA_VERSION)-native-off
 QUESTION ?= When did Putin give final approval to the treaty?
+# Installed as a tool, rag keeps its index in the user's data directory; from the checkout
+# the make targets keep using ./index.
+export RAG_INDEX_DIR ?= $(CURDIR)/index
 
 .PHONY: run test install index bench eval clean
 

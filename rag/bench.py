@@ -18,7 +18,8 @@ from typing import Callable
 
 from .compose import STOP
 from .pipeline import Assistant
-from .settings import PROJECT_ROOT, Settings
+from .errors import RagError
+from .settings import Settings, checkout_questions
 
 Log = Callable[[str], None]
 COLD = """
@@ -247,7 +248,10 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
         limit: int | None = None) -> dict:
     from .evaluate import load_questions
 
-    questions = [q["question"] for q in load_questions(PROJECT_ROOT / "eval" / "questions.jsonl")][:limit]
+    path = checkout_questions()
+    if path is None:
+        raise RagError("rag bench asks the checkout's eval/questions.jsonl; run it from a source checkout")
+    questions = [q["question"] for q in load_questions(path)][:limit]
     assistant = Assistant(settings, progress=progress)
     result: dict = {"settings": {"n_threads": settings.n_threads, "n_batch": settings.n_batch,
                                 "n_ctx": settings.n_ctx, "k": settings.k, "max_tokens": settings.max_tokens}}

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import RagError
-from .settings import PROJECT_ROOT
+from .settings import checkout_questions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions about local documents; every answer cites the sentences behind it.")
@@ -112,10 +112,11 @@ def index(
 ):
     """Split documents into sentences, embed them and write the index."""
     with _user_errors(verbose):
-        manifest = make_assistant(index_dir=index_dir, verbose=verbose).index(paths or None)
+        assistant = make_assistant(index_dir=index_dir, verbose=verbose)
+        manifest = assistant.index(paths or None)
         c = manifest["counts"]
         typer.echo(f"indexed {c['documents']} document(s): {c['sentences']} sentences, {c['chunks']} chunks "
-                   f"→ {index_dir or 'index/'}")
+                   f"→ {assistant.settings.index_dir}")
 
 
 @app.command()
@@ -257,7 +258,8 @@ def bench(
 
 @app.command("eval")
 def eval_(
-    questions: Annotated[Path, typer.Option("--questions", help="Question set, one JSON object a line.")] = PROJECT_ROOT / "eval" / "questions.jsonl",
+    questions: Annotated[Optional[Path], typer.Option("--questions", help="Question set, one JSON object a line "
+                                                      "(default: the checkout's eval/questions.jsonl).")] = None,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Documents the questions are about (file or folder); "
                                                    "indexed once into the user cache. Default: the corpus the question "
                                                    "file names on its first line, else the current index.")] = None,
@@ -276,6 +278,10 @@ def eval_(
     from .store import atomic_write
 
     with _user_errors(verbose):
+        questions = questions or checkout_questions()
+        if questions is None:
+            raise evaluate.QuestionFileError("no question set: pass --questions FILE (the bundled sets live in "
+                                             "the source checkout's eval/)")
         qs = evaluate.load_questions(questions)
         corpus = corpus or evaluate.corpus_of(questions)
         if corpus is not None:

@@ -6,8 +6,10 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CORPUS = Path(__file__).resolve().parent / "data" / "russia-north-korea-partnership.txt"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The source checkout (prompts/, eval/); in an installed wheel this is site-packages.
+PROJECT_ROOT = PACKAGE_DIR.parent
+BUNDLED_CORPUS = PACKAGE_DIR / "data" / "russia-north-korea-partnership.txt"
 
 
 def _physical_cores() -> int:
@@ -21,15 +23,33 @@ def _default_model() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _default_index_dir() -> Path:
+def default_index_dir() -> Path:
+    """RAG_INDEX_DIR, else the user's data directory: never inside the installed package
+    (the Makefile points RAG_INDEX_DIR at the checkout's ./index)."""
     value = os.environ.get("RAG_INDEX_DIR")
-    return Path(value).expanduser() if value else PROJECT_ROOT / "index"
+    if value:
+        return Path(value).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("rag", appauthor=False) / "index"
+
+
+def _default_prompts_dir() -> Path:
+    # A wheel carries prompts/ as rag/prompts; a source checkout keeps it at the top level.
+    shipped = PACKAGE_DIR / "prompts"
+    return shipped if shipped.is_dir() else PROJECT_ROOT / "prompts"
+
+
+def checkout_questions() -> Path | None:
+    """The bundled article's question set, present in a source checkout only."""
+    path = PROJECT_ROOT / "eval" / "questions.jsonl"
+    return path if path.is_file() else None
 
 
 @dataclass(frozen=True)
 class Settings:
-    index_dir: Path = field(default_factory=_default_index_dir)
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    index_dir: Path = field(default_factory=default_index_dir)
+    prompts_dir: Path = field(default_factory=_default_prompts_dir)
     # None means the bundled gemma-3-270m GGUF; RAG_MODEL or --model selects another.
     model_path: Path | None = field(default_factory=_default_model)
 
