@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import ingest
 from .errors import CorpusError
-
-TEXT_SUFFIXES = {".txt", ".md"}
+from .ingest import Document
 
 # Whole paragraphs that are web-page furniture, not content. Matched case-insensitively
 # against a stripped paragraph, so a sentence that merely mentions "reply" is kept.
@@ -30,6 +30,8 @@ class Sentence:
     start: int  # character offsets into the document text: text == doc_text[start:end]
     end: int
     text: str
+    page: int | None = None  # 1-based page (PDF), else None
+    section: str | None = None  # the nearest heading above the sentence, if the format has headings
 
 
 @dataclass(frozen=True)
@@ -39,47 +41,17 @@ class Chunk:
     text: str
 
 
-@dataclass(frozen=True)
-class Document:
-    name: str
-    path: Path | None
-    text: str
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-
 def read_document(path: Path) -> Document:
-    """Read one text document, with one-line errors for the usual ways this fails."""
-    if not path.exists():
-        raise CorpusError(f"document not found: {path}")
-    if path.is_dir():
-        raise CorpusError(f"{path} is a directory; pass the files in it or use `rag index DIR`")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:8192]:
-        raise CorpusError(f"{path} looks binary, not text; only .txt and .md files can be indexed")
-    # Undecodable bytes are replaced rather than fatal: one bad byte should not lose a document.
-    text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-    text = _strip_control(text)
-    if not text.strip():
-        raise CorpusError(f"{path} is empty")
-    return Document(name=path.name, path=path, text=text)
+    return ingest.read(path)
 
 
-def _strip_control(text: str) -> str:
-    # Control characters (other than newline and tab) would corrupt prompts and terminals.
-    # Replace with spaces so that character offsets stay aligned.
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
-
-
-def paragraphs(text: str) -> list[tuple[int, int]]:
-    """Spans of non-empty lines (paragraphs), boilerplate removed."""
+def paragraphs(text: str, skip: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """Spans of non-empty lines (paragraphs), boilerplate and the `skip` spans (headings) removed."""
     spans = []
     for match in re.finditer(r"[^\n]+", text):
         start, end = match.span()
         stripped = match.group().strip()
-        if not stripped or BOILERPLATE.match(stripped):
+        if not stripped or BOILERPLATE.match(stripped) or any(a <= start < b for a, b in skip):
             continue
         # Trim whitespace so that spans hold exactly the paragraph's text.
         start += len(match.group()) - len(match.group().lstrip())
@@ -120,9 +92,10 @@ def split_sentences(documents: list[Document], first_id: int = 1) -> list[Senten
     sentences: list[Sentence] = []
     n = first_id
     for doc in documents:
-        for p, (ps, pe) in enumerate(paragraphs(doc.text)):
+        headings = [(h.start, h.end) for h in doc.headings]
+        for p, (ps, pe) in enumerate(paragraphs(doc.text, headings)):
             for s, e in sentence_spans(doc.text, ps, pe):
-                sentences.append(Sentence(f"S{n}", doc.name, p, s, e, doc.text[s:e]))
+                sentences.append(Sentence(f"S{n}", doc.name, p, s, e, doc.text[s:e], doc.page_at(s), doc.section_at(s)))
                 n += 1
     return sentences
 
@@ -156,12 +129,14 @@ def collect_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
     files: list[Path] = []
     warnings: list[str] = []
     for path in paths:
+        if not path.exists():
+            raise CorpusError(f"document not found: {path}")
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in TEXT_SUFFIXES:
+                if child.suffix.lower() in ingest.SUFFIXES:
                     files.append(child)
-                else:
-                    warnings.append(f"skipped {child}: not a .txt or .md file")
+                elif not child.name.startswith("."):
+                    warnings.append(f"skipped {child}: not a {ingest.FORMATS} file")
         else:
             files.append(path)
     return files, warnings
