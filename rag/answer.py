@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from .retrieve import Passage
+
+
+def location(doc: str, page: int | None = None, section: str | None = None) -> str:
+    """Where a sentence is, as every view prints it: "report.pdf p. 3 § Costs"."""
+    return doc + (f" p. {page}" if page else "") + (f" § {section}" if section else "")
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,23 @@ class Citation:
     # "model": cited by the model and verified; "attached": the model gave no usable
     # citation and the pipeline attached the best supporting retrieved sentence.
     source: str = "model"
+    title: str | None = None  # the document's title (HTML <title>, PDF/DOCX metadata, first # heading)
+    page: int | None = None  # 1-based page (PDF), else None
+    section: str | None = None  # the nearest heading above the sentence
+
+    @property
+    def where(self) -> str:
+        return location(self.doc, self.page, self.section)
+
+
+class Shown(NamedTuple):
+    """A sentence shown under an answer."""
+
+    id: str
+    text: str
+    score: float
+    source: str  # "model", "attached" or "retrieved"
+    where: str  # document, page and section
 
 
 @dataclass
@@ -47,13 +70,14 @@ class Answer:
     withheld: str = ""
     withheld_citations: list[Citation] = field(default_factory=list)
 
-    def shown_sentences(self) -> tuple[str, list[tuple[str, str, float, str]]]:
-        """What every view prints under the answer, as (title, [(id, text, score, source)]):
-        its citations, or for an abstention the closest sentences it looked at."""
+    def shown_sentences(self) -> tuple[str, list[Shown]]:
+        """What every view prints under the answer, as (title, rows): its citations, or for an
+        abstention the closest sentences it looked at."""
         if self.citations:
-            return "Cited sentences", [(c.id, c.text, c.score, c.source) for c in self.citations]
+            return "Cited sentences", [Shown(c.id, c.text, c.score, c.source, c.where) for c in self.citations]
         if self.abstained and self.retrieved:
-            return "Closest sentences it looked at", [(p.id, p.text, p.dense, "retrieved") for p in self.retrieved[:3]]
+            return "Closest sentences it looked at", [Shown(p.id, p.text, p.dense, "retrieved", p.doc)
+                                                       for p in self.retrieved[:3]]
         return "", []
 
     def status_line(self) -> str:

@@ -75,6 +75,31 @@ def article_index(settings: Settings, assistant: Assistant, repeat: int) -> dict
     return {"build_s": stats(times)}
 
 
+def folder_update(assistant: Assistant, documents: int = 200, progress=None) -> dict:
+    """A folder of `documents` text files: the first build, a re-run on the unchanged folder
+    (nothing to embed: only hashing), and a re-run after one file changed."""
+    from .indexer import update_index
+
+    article = [x.text for x in assistant.store.sentences]
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "docs"
+        folder.mkdir()
+        for i in range(documents):  # each file a different mix of sentences, numbered apart
+            picks = rng.sample(article, min(12, len(article)))
+            (folder / f"doc{i:03d}.txt").write_text(f"Report {i}.\n\n" + "\n\n".join(picks) + "\n", encoding="utf-8")
+        settings = assistant.settings.with_(index_dir=Path(tmp) / "index")
+        first = update_index(settings, assistant.embedder, [folder], progress=progress)
+        again = update_index(settings, assistant.embedder, [folder])
+        changed = folder / "doc000.txt"
+        changed.write_text(changed.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+        one = update_index(settings, assistant.embedder, [folder])
+    return {"documents": documents, "sentences": first.sentences, "first_build_s": first.seconds,
+            "unchanged_rerun_s": again.seconds, "unchanged_embedded": again.embedded,
+            "unchanged_ratio": again.seconds / first.seconds, "one_changed_s": one.seconds,
+            "one_changed_embedded": one.embedded}
+
+
 def warm_questions(assistant: Assistant, questions: list[str], repeat: int) -> dict:
     """Warm process: retrieval parts over all questions × repeat; full answers once each."""
     parts: dict[str, list[float]] = {}
@@ -264,6 +289,8 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     result["warm_load_s"] = time.perf_counter() - t0
     log("article index build")
     result["index_article"] = article_index(settings, assistant, repeat)
+    log("incremental index update (200 documents)")
+    result["index_update"] = folder_update(assistant, progress=progress)
     log(f"warm questions ({len(questions)})")
     result["warm"] = warm_questions(assistant, questions, repeat)
     log("prefix reuse")

@@ -41,10 +41,12 @@ class View(Protocol):
 class ChatSession:
     """One conversation with the assistant. `handle` takes one input line; False means quit."""
 
-    def __init__(self, assistant: Assistant, view: View, *, k: int | None = None, verbose: bool = False):
+    def __init__(self, assistant: Assistant, view: View, *, k: int | None = None, verbose: bool = False,
+                 documents: list[str] | None = None):
         self.assistant = assistant
         self.view = view
         self.k = k
+        self.documents = documents
         self.verbose = verbose
         self.history: list[tuple[str, str]] = []
         self.last: Answer | None = None
@@ -58,7 +60,8 @@ class ChatSession:
         self.view.question(line)
         self.view.start_answer()
         try:
-            answer = self.assistant.ask(line, history=self.history, k=self.k, on_token=self.view.token)
+            answer = self.assistant.ask(line, history=self.history, k=self.k, on_token=self.view.token,
+                                        documents=self.documents)
         except KeyboardInterrupt:
             self.view.stop_answer()
             self.view.info("(stopped)")
@@ -140,8 +143,8 @@ def read_lines(interactive: bool, history_path) -> Iterable[str]:
             return
 
 
-def run(assistant: Assistant, view: View, lines: Iterable[str], *, k=None, verbose=False) -> None:
-    session = ChatSession(assistant, view, k=k, verbose=verbose)
+def run(assistant: Assistant, view: View, lines: Iterable[str], *, k=None, verbose=False, documents=None) -> None:
+    session = ChatSession(assistant, view, k=k, verbose=verbose, documents=documents)
     t0 = time.perf_counter()
     with view.loading("loading models and index"):
         assistant.load()

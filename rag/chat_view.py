@@ -53,8 +53,8 @@ class PlainView:
         title, rows = answer.shown_sentences()
         if rows and not answer.citations:
             self._print(f"  {title}:")
-        for sid, text, _, _ in rows:
-            self._print(f"  [{sid}] {text}")
+        for row in rows:
+            self._print(f"  [{row.id}] {row.text} ({row.where})")
         if answer.status_line():
             self._print(f"  {answer.status_line()}")
         if verbose:
@@ -129,7 +129,8 @@ class RichView:
             body.stylize("yellow")
         self.console.print(body)
         title, shown = answer.shown_sentences()
-        rows = [(sid, text, f"{score:.2f}" + (" attached" if source == "attached" else "")) for sid, text, score, source in shown]
+        rows = [(row.id, row.text, f"{row.where} · {row.score:.2f}" + (" attached" if row.source == "attached" else ""))
+                for row in shown]
         if rows:
             table = Table(title=title, title_justify="left", title_style="dim", show_header=False,
                           box=None, padding=(0, 1), expand=False)

@@ -17,7 +17,10 @@ from .settings import checkout_questions
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions about local documents; every answer cites the sentences behind it.")
 
-IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (default: ./index or RAG_INDEX_DIR).")]
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR, else "
+                                                  "the user's data directory; `make` targets use ./index).")]
+Documents = Annotated[Optional[list[str]], typer.Option("--doc", help="Answer only from this document (repeatable; "
+                                                        "`rag docs` lists the names).")]
 ModelPath = Annotated[Optional[Path], typer.Option("--model", help="GGUF model file (default: bundled gemma-3-270m, or RAG_MODEL).")]
 TopK = Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="Evidence sentences shown to the model.")]
 MinConfidence = Annotated[Optional[float], typer.Option("--min-confidence", min=0.0, max=1.0,
@@ -106,17 +109,43 @@ def make_assistant(index_dir=None, model=None, k=None, verbose=False, **extra):
 
 @app.command()
 def index(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help=".txt/.md files or directories (default: the bundled article).")] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(
+        help=".txt, .md, .html, .pdf, .docx files or folders (recursive). Default: the indexed files again "
+             "(the bundled article when there is no index).")] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Drop indexed documents that are not among PATHS.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what changed as one JSON object.")] = False,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
-    """Split documents into sentences, embed them and write the index."""
+    """Add new and changed documents to the index: unchanged files are not embedded again."""
     with _user_errors(verbose):
         assistant = make_assistant(index_dir=index_dir, verbose=verbose)
-        manifest = assistant.index(paths or None)
-        c = manifest["counts"]
-        typer.echo(f"indexed {c['documents']} document(s): {c['sentences']} sentences, {c['chunks']} chunks "
-                   f"→ {assistant.settings.index_dir}")
+        report = assistant.index(paths or None, prune=prune)
+    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.summary())
+
+
+@app.command()
+def docs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the documents as one JSON list.")] = False,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """List the indexed documents with their sentence counts."""
+    from .settings import Settings
+    from .store import read_manifest
+
+    with _user_errors(verbose):
+        settings = Settings().with_(index_dir=index_dir)
+        manifest = read_manifest(settings.index_dir)
+        if manifest is None:
+            raise RagError(f"no index in {settings.index_dir}; run `rag index PATH ...` first")
+    rows = [{k: d.get(k) for k in ("name", "title", "sentences", "path")} for d in manifest["documents"]]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        title = f"  {row['title']}" if row.get("title") else ""
+        typer.echo(f"{row['name']}  {row.get('sentences') or 0} sentences{title}")
 
 
 @app.command()
@@ -125,6 +154,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
     min_confidence: MinConfidence = None,
     answer_mode: AnswerMode = None,
+    doc: Documents = None,
     k: TopK = None,
     model: ModelPath = None,
     index_dir: IndexDir = None,
@@ -133,7 +163,7 @@ def ask(
     """Answer QUESTION from the indexed documents, citing the sentences that support it."""
     with _user_errors(verbose):
         answer = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
-                                answer_mode=_answer_mode(answer_mode)).ask(question)
+                                answer_mode=_answer_mode(answer_mode)).ask(question, documents=doc)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -141,9 +171,9 @@ def ask(
     title, rows = answer.shown_sentences()
     if rows:
         typer.echo("" if answer.citations else f"\n{title}:")
-        for sid, text, _, source in rows:
-            note = " (supporting sentence attached by rag)" if source == "attached" else ""
-            typer.echo(f"[{sid}] {text}{note}")
+        for row in rows:
+            note = " (supporting sentence attached by rag)" if row.source == "attached" else ""
+            typer.echo(f"[{row.id}] {row.text} ({row.where}){note}")
     if answer.status_line():
         typer.echo(answer.status_line())
     if verbose:
@@ -161,6 +191,7 @@ def chat(
     plain: Annotated[bool, typer.Option("--plain", help="Plain lines instead of colours and live streaming.")] = False,
     min_confidence: MinConfidence = None,
     answer_mode: AnswerMode = None,
+    doc: Documents = None,
     k: TopK = None,
     model: ModelPath = None,
     index_dir: IndexDir = None,
@@ -177,7 +208,8 @@ def chat(
     with _user_errors(verbose):
         assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
                                    answer_mode=_answer_mode(answer_mode))
-        chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose)
+        chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose,
+                     documents=doc)
 
 
 def _history_path() -> Path:

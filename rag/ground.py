@@ -14,7 +14,8 @@ from .verify import Verifier, focus_date, names_date
 
 def citation(store: Store, sid: str, score: float, source: str) -> Citation:
     sent = store.by_id[sid]
-    return Citation(sent.id, sent.text, sent.doc, sent.start, sent.end, score, source)
+    return Citation(sent.id, sent.text, sent.doc, sent.start, sent.end, score, source,
+                    store.title_of(sent.doc), sent.page, sent.section)
 
 
 def named_people(sentence: str, people) -> list[str]:

@@ -34,6 +34,7 @@ class ChatRequest:
     history: list[tuple[str, str]]  # earlier (user, assistant) turns
     stream: bool
     model: str | None
+    documents: list[str] | None = None  # answer only from these documents (by name)
 
 
 def parse_json(body: bytes, limit: int) -> object:
@@ -86,13 +87,27 @@ def parse_chat(data: object) -> ChatRequest:
     if not isinstance(stream, bool):
         raise ApiError(422, "stream must be true or false", "stream")
     model = data.get("model")
-    return ChatRequest(question, history, stream, model if isinstance(model, str) else None)
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    documents = parse_documents(data["documents"] if "documents" in data else metadata.get("documents"), "documents")
+    return ChatRequest(question, history, stream, model if isinstance(model, str) else None, documents)
+
+
+def parse_documents(value: object, where: str) -> list[str] | None:
+    """A list of document names, or one name; OpenAI's `metadata` holds strings only, so a
+    comma-separated string is accepted there too."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ApiError(422, "documents must be a list of document names", where)
+    return value or None
 
 
 def citations(answer: Answer) -> list[dict]:
     confidence = None if answer.confidence is None else round(answer.confidence, 4)
-    return [{"id": c.id, "text": c.text, "doc": c.doc, "score": round(c.score, 4), "source": c.source,
-             "confidence": confidence} for c in answer.citations]
+    return [{"id": c.id, "text": c.text, "doc": c.doc, "title": c.title, "page": c.page, "section": c.section,
+             "score": round(c.score, 4), "source": c.source, "confidence": confidence} for c in answer.citations]
 
 
 def _confidence(answer: Answer) -> float | None:

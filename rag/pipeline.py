@@ -8,6 +8,7 @@ import time
 from typing import Callable, Sequence
 
 from . import cite, compose, confidence, followup, ground, guard, prompts, span
+from . import store as store_mod
 from .answer import Answer
 from .compose import Composer
 from .confidence import ConfidenceModel
@@ -15,7 +16,7 @@ from .embed import Embedder
 from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
 from .lang import language
-from .indexer import Notify, Progress, build_index, open_index
+from .indexer import IndexReport, Notify, Progress, open_index, update_index
 from .rerank import QueryLikelihood, Reranker
 from .retrieve import Passage, Retrieval, Retriever
 from .settings import Settings
@@ -58,6 +59,7 @@ class Assistant:
         self._reranker = reranker
         self._rerank_failed = False
         self._retriever: Retriever | None = None
+        self._stamp: tuple[int, int] | None = None  # the manifest the open index came from
         self.progress = progress
         self.notify = notify
         self.load_timings: dict[str, float] = {}
@@ -101,6 +103,9 @@ class Assistant:
 
     @property
     def retriever(self) -> Retriever:
+        if self._stamp is not None and store_mod.stamp(self.settings.index_dir) != self._stamp:
+            # `rag index` finished an update since this index was opened (chat, serve): use it.
+            self._retriever, self._names, self._stamp = None, None, None
         if self._retriever is None:
             t0 = time.perf_counter()
             self.embedder.load()
@@ -108,6 +113,7 @@ class Assistant:
             t0 = time.perf_counter()
             store = open_index(self.settings, self.embedder, self.progress, self.notify)
             self._retriever = Retriever(store, self.embedder, self.settings)
+            self._stamp = store_mod.stamp(self.settings.index_dir)
             self.load_timings["index_s"] = time.perf_counter() - t0
         return self._retriever
 
@@ -153,10 +159,13 @@ class Assistant:
             return span.fixed_prefix(self.settings.prompts_dir)
         return prompts.fixed_prefix(self.settings.prompts_dir, "answer")
 
-    def index(self, paths=None) -> dict:
-        manifest = build_index(self.settings, self.embedder, paths, self.progress, self.notify)
+    def index(self, paths=None, *, prune: bool = False) -> IndexReport:
+        """Add new and changed documents (files or folders) to the index; `prune` drops indexed
+        documents that are not among `paths`. No paths: refresh the indexed files."""
+        report = update_index(self.settings, self.embedder, paths, prune=prune, progress=self.progress,
+                              notify=self.notify)
         self._retriever = None  # next question opens the new index
-        return manifest
+        return report
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         question = clean_question(question, self.settings.max_question_chars)
@@ -190,22 +199,36 @@ class Assistant:
         history: Sequence[tuple[str, str]] = (),
         k: int | None = None,
         on_token: Callable[[str], None] | None = None,
+        documents: Sequence[str] | None = None,
     ) -> Answer:
         """Answer `question` from the documents. `history` holds earlier (question, answer) turns
         of a conversation; they only resolve follow-ups, never supply facts. `on_token` receives
-        the generated text as it streams and may raise to stop generation."""
+        the generated text as it streams and may raise to stop generation. `documents` (names,
+        as `rag docs` lists them) restricts the answer to those documents."""
         asked = clean_question(question, self.settings.max_question_chars)
         self.load()  # loading is not answering: keep it out of the latency
         with self._lock:
-            answer = self._answer(self.standalone(asked, history), k, on_token)
+            documents = self._known_documents(documents)
+            answer = self._answer(self.standalone(asked, history), k, on_token, documents)
         answer.question = asked
         return answer
 
-    def _answer(self, question: str, k: int | None, on_token) -> Answer:
+    def _known_documents(self, documents: Sequence[str] | None) -> list[str] | None:
+        if not documents:
+            return None
+        if isinstance(documents, str) or not all(isinstance(d, str) for d in documents):
+            raise QuestionError("documents must be a list of document names")
+        known = {d["name"] for d in self.store.manifest.get("documents", [])}
+        unknown = [d for d in documents if d not in known]
+        if unknown:
+            raise QuestionError(f"no indexed document is named {unknown[0]!r}; `rag docs` lists them")
+        return list(documents)
+
+    def _answer(self, question: str, k: int | None, on_token, documents: list[str] | None = None) -> Answer:
         s, lang = self.settings, self.lang
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        retrieval = self.retriever.search(question, k)
+        retrieval = self.retriever.search(question, k, documents)
         timings["retrieve_s"] = time.perf_counter() - t0
         evidence = retrieval.passages
         reranked: dict[str, float] = {}
@@ -307,4 +330,6 @@ class Assistant:
         return [typed[i] for i in order]
 
     def _abstain(self, question: str, evidence: list[Passage], outcome: str, reason: str) -> Answer:
-        return Answer(question, self.lang.ABSTAIN_ONE, True, [], evidence, reason=reason, outcome=outcome)
+        many = self.store.manifest.get("counts", {}).get("documents", 1) > 1
+        text = self.lang.ABSTAIN_MANY if many else self.lang.ABSTAIN_ONE
+        return Answer(question, text, True, [], evidence, reason=reason, outcome=outcome)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -63,6 +64,16 @@ class BM25Index:
         return np.asarray(self._index.get_scores(tokens), dtype=np.float32)
 
 
+def _search(index, query: np.ndarray, n: int, ids: np.ndarray | None):
+    """FAISS search, restricted to `ids` by an ID selector (flat and HNSW indexes both take one)."""
+    if ids is None:
+        return index.search(query[None, :], n)
+    import faiss
+
+    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+    return index.search(query[None, :], max(1, min(n, len(ids))), params=params)
+
+
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
     n = min(n, len(scores))
     idx = np.argpartition(-scores, n - 1)[:n]
@@ -81,20 +92,26 @@ class Retriever:
             for sid in chunk.sentence_ids:
                 self._chunks_of.setdefault(store.position[sid], []).append(ci)
 
-    def search(self, question: str, k: int | None = None) -> Retrieval:
+    def search(self, question: str, k: int | None = None, documents: Sequence[str] | None = None) -> Retrieval:
+        """The k best sentences for the question; `documents` (names) restricts the search to them."""
         s = self.settings
         k = k or s.k
         n = len(self.store.sentences)
         cand = min(max(s.candidates, k), n)
+        sentence_ids, chunk_ids = self._restriction(documents)
         t0 = time.perf_counter()
         qv = self.embedder.encode_one(question).astype(np.float32)
         t1 = time.perf_counter()
-        d_scores, d_idx = self.store.sentence_index.search(qv[None, :], cand)
+        d_scores, d_idx = _search(self.store.sentence_index, qv, cand, sentence_ids)
         dense = {int(i): float(v) for i, v in zip(d_idx[0], d_scores[0]) if i >= 0}
-        c_scores, c_idx = self.store.chunk_index.search(qv[None, :], min(cand, len(self.store.chunks)))
+        c_scores, c_idx = _search(self.store.chunk_index, qv, min(cand, len(self.store.chunks)), chunk_ids)
         chunk_rank = {int(c): r for r, c in enumerate(c_idx[0]) if c >= 0}
         t2 = time.perf_counter()
         bm = self.bm25.scores(question)
+        if sentence_ids is not None:
+            allowed = np.zeros(n, dtype=bool)
+            allowed[sentence_ids] = True
+            bm = np.where(allowed, bm, 0.0).astype(np.float32)
         bm_top = [int(i) for i in _top(bm, cand) if bm[i] > 0]
         t3 = time.perf_counter()
 
@@ -130,6 +147,16 @@ class Retriever:
             fused_ids=[sents[p].id for p in order],
             timings={"embed_s": t1 - t0, "dense_s": t2 - t1, "bm25_s": t3 - t2, "fuse_s": time.perf_counter() - t3},
         )
+
+    def _restriction(self, documents: Sequence[str] | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Positions of the sentences and chunks of `documents` (None: everything)."""
+        if not documents:
+            return None, None
+        wanted = set(documents)
+        sentences = np.array([i for i, x in enumerate(self.store.sentences) if x.doc in wanted], dtype=np.int64)
+        chunks = np.array([i for i, c in enumerate(self.store.chunks)
+                           if self.store.by_id[c.sentence_ids[0]].doc in wanted], dtype=np.int64)
+        return sentences, chunks
 
     def _sentences_of(self, chunk_pos: int) -> list[int]:
         return [self.store.position[sid] for sid in self.store.chunks[chunk_pos].sentence_ids]

@@ -65,7 +65,7 @@ class Service:
         if self.waiting >= self.max_queue:
             raise oa.ApiError(503, f"{self.waiting} requests are already waiting; retry shortly", kind="server_error")
 
-    async def answer(self, request: Request, question: str, history, k: int | None = None):
+    async def answer(self, request: Request, question: str, history, k: int | None = None, documents=None):
         """Wait for the model, then answer in a worker thread; give up if the client leaves."""
         self.check_available()
         self.waiting += 1
@@ -76,11 +76,11 @@ class Service:
         try:
             if await request.is_disconnected():
                 raise Cancelled()
-            return await self._run(request, question, history, k)
+            return await self._run(request, question, history, k, documents)
         finally:
             self.slot.release()
 
-    async def _run(self, request: Request, question: str, history, k):
+    async def _run(self, request: Request, question: str, history, k, documents):
         gone = threading.Event()
 
         def on_token(_: str) -> None:
@@ -94,7 +94,8 @@ class Service:
 
         watcher = asyncio.create_task(watch())
         try:
-            return await asyncio.to_thread(self.assistant.ask, question, history=history, k=k, on_token=on_token)
+            return await asyncio.to_thread(self.assistant.ask, question, history=history, k=k, on_token=on_token,
+                                           documents=documents)
         except QuestionError as exc:
             raise oa.ApiError(422, str(exc), "messages") from None
         finally:
@@ -180,8 +181,10 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
     async def sentences():
         """The documents as sentences, so a page can show and highlight what is cited."""
         service.check_available()
-        return {"sentences": [{"id": x.id, "doc": x.doc, "paragraph": x.paragraph, "text": x.text}
-                              for x in assistant.store.sentences]}
+        store = assistant.store
+        return {"sentences": [{"id": x.id, "doc": x.doc, "title": store.title_of(x.doc), "page": x.page,
+                               "section": x.section, "paragraph": x.paragraph, "text": x.text}
+                              for x in store.sentences]}
 
     @app.post("/v1/ask")
     async def ask(request: Request):
@@ -191,8 +194,9 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
         k = data.get("k")
         if k is not None and not (isinstance(k, int) and 1 <= k <= 50):
             raise oa.ApiError(422, "k must be an integer from 1 to 50", "k")
+        documents = oa.parse_documents(data.get("documents"), "documents")
         try:
-            answer = await service.answer(request, data["question"], (), k)
+            answer = await service.answer(request, data["question"], (), k, documents)
         except Cancelled:
             return JSONResponse({}, status_code=499)
         return answer.to_dict()
@@ -202,7 +206,7 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
         req = oa.parse_chat(await _body(request, s.max_body_bytes))
         if not req.stream:
             try:
-                answer = await service.answer(request, req.question, req.history)
+                answer = await service.answer(request, req.question, req.history, documents=req.documents)
             except Cancelled:
                 return JSONResponse({}, status_code=499)
             return oa.completion(answer, service.model)
@@ -211,7 +215,7 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
         async def events():
             yield chunks.start()
             try:
-                answer = await service.answer(request, req.question, req.history)
+                answer = await service.answer(request, req.question, req.history, documents=req.documents)
             except Cancelled:
                 return
             except oa.ApiError as exc:

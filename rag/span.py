@@ -110,7 +110,7 @@ def typed_spans(sentence: str, kind: str | None, lang) -> list[tuple[int, int]]:
     elif kind == "duration":
         spans = [m.span() for m in lang.DURATION.finditer(sentence)]
     elif kind == "number":
-        spans = [m.span() for m in lang.NUMBER.finditer(sentence)]
+        spans = [m.span() for m in lang.NUMBER_SPAN.finditer(sentence)]
     elif kind == "name":
         spans = _name_runs(sentence, lang)
     elif kind == "place":

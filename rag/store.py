@@ -17,10 +17,11 @@ from typing import Callable
 
 import numpy as np
 
-from .corpus import Chunk, Document, Sentence, corpus_hash, make_chunks, split_sentences
+from .corpus import Chunk, Sentence
 from .errors import IndexError_
 
-FORMAT_VERSION = 1
+# 2: sentences carry page and section; documents their title; ids come from next_sentence_id.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # Above this many sentences exact search gives way to HNSW (see models.md / README).
 APPROX_THRESHOLD = 50_000
@@ -76,37 +77,28 @@ class Store:
     def __post_init__(self):
         self.by_id = {s.id: s for s in self.sentences}
         self.position = {s.id: i for i, s in enumerate(self.sentences)}
+        self._titles = {d["name"]: d.get("title") for d in self.manifest.get("documents", [])}
+
+    def title_of(self, doc: str) -> str | None:
+        return self._titles.get(doc)
 
 
-def build(
-    documents: list[Document],
+def save(
     index_dir: Path,
-    embedder,
+    sentences: list[Sentence],
+    chunks: list[Chunk],
+    sentence_vectors: np.ndarray,
+    chunk_vectors: np.ndarray,
+    documents: list[dict],
     *,
-    chunk_sentences: int = 3,
-    chunk_overlap: int = 1,
-    progress: Callable[[str, int, int], None] | None = None,
+    embedder,
+    chunking: dict,
+    next_id: int,
 ) -> dict:
-    """Split, embed and persist; returns the new manifest. Caller holds the index lock."""
-    sentences = split_sentences(documents)
-    if not sentences:
-        raise IndexError_("no sentences found in the given documents; nothing to index")
-    chunks = make_chunks(sentences, chunk_sentences, chunk_overlap)
+    """Persist a complete index and return its manifest. Caller holds the index lock.
 
-    def encode(label: str, texts: list[str]) -> np.ndarray:
-        done = 0
-
-        def step(n: int):
-            nonlocal done
-            done += n
-            if progress:
-                progress(label, done, len(texts))
-
-        return embedder.encode(texts, progress=step)
-
-    sent_vecs = encode("sentences", [s.text for s in sentences])
-    chunk_vecs = encode("chunks", [c.text for c in chunks])
-
+    Data files carry a new token; the manifest is replaced last, so until then readers (and a
+    build killed half-way) keep the previous, intact index."""
     index_dir.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:10]
     files = {
@@ -120,26 +112,25 @@ def build(
         "chunks": "".join(
             json.dumps({"id": c.id, "sentence_ids": list(c.sentence_ids)}) + "\n" for c in chunks
         ).encode(),
-        "sentence_index": _faiss_bytes(_vector_index(sent_vecs)),
-        "chunk_index": _faiss_bytes(_vector_index(chunk_vecs)),
+        "sentence_index": _faiss_bytes(_vector_index(sentence_vectors)),
+        "chunk_index": _faiss_bytes(_vector_index(chunk_vectors)),
     }
     for key, name in files.items():
         atomic_write(index_dir / name, payloads[key])
     manifest = {
         "format_version": FORMAT_VERSION,
         "embedder": {"name": embedder.name, "dim": embedder.dim},
-        "corpus_hash": corpus_hash(documents),
-        "documents": [
-            {"name": d.name, "path": str(d.path.resolve()) if d.path else None, "sha256": d.sha256}
-            for d in documents
-        ],
-        "chunking": {"sentences": chunk_sentences, "overlap": chunk_overlap},
+        "documents": documents,
+        "chunking": chunking,
         "counts": {"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)},
+        # Sentence ids are never reused: a link to S40 of a removed document must not point
+        # at another sentence later.
+        "next_sentence_id": next_id,
         "files": files,
         "sizes": {key: len(payloads[key]) for key in files},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write(index_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    atomic_write(index_dir / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
     _remove_unreferenced(index_dir, set(files.values()))
     return manifest
 
@@ -170,14 +161,28 @@ def stale_reason(manifest: dict, embedder) -> str | None:
     emb = manifest.get("embedder", {})
     if emb.get("name") != embedder.name or emb.get("dim") != embedder.dim:
         return f"index was built with embedder {emb.get('name')!r}, not {embedder.name!r}"
+    return None
+
+
+def changed_sources(manifest: dict) -> list[str]:
+    """Indexed documents whose file on disk differs from what was indexed."""
+    from .ingest import digest
+
+    changed = []
     for doc in manifest.get("documents", []):
         path = Path(doc["path"]) if doc.get("path") else None
-        if path and path.exists():
-            from .corpus import read_document
+        if path and path.exists() and digest(path) != doc["sha256"]:
+            changed.append(doc["name"])
+    return changed
 
-            if read_document(path).sha256 != doc["sha256"]:
-                return f"{path} changed since the index was built"
-    return None
+
+def stamp(index_dir: Path) -> tuple[int, int] | None:
+    """Identity of the current manifest (mtime, inode): it changes when an update lands."""
+    try:
+        st = (index_dir / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_ino
 
 
 def load(index_dir: Path, manifest: dict) -> Store:

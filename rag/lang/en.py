@@ -39,6 +39,13 @@ DATE_SPAN = re.compile(
     re.I,
 )
 NUMBER = re.compile(rf"\b\d[\d,.]*\b|\b(?:{NUMBER_WORDS})\b", re.I)
+# The amount to copy as an answer keeps its scale and unit: "45 million euros", "$3.2 billion", "12 per cent".
+_UNIT = r"(?:euros?|dollars?|pounds?|yen|yuan|rubles?|roubles?|francs?|rupees?|per\s?cent|percent|%)"
+NUMBER_SPAN = re.compile(
+    rf"(?:[$€£¥]\s?)?(?:\b\d[\d,.]*\d|\b\d|\b(?:{NUMBER_WORDS})\b)"
+    rf"(?:\s+(?:hundred|thousand|million|billion|trillion)\b)?(?:\s*{_UNIT}(?!\w))?",
+    re.I,
+)
 DURATION = re.compile(rf"\b(?:\d+|{NUMBER_WORDS}|many|a few)\s+(?:years?|months?|weeks?|days?|decades?|hours?|"
                       r"minutes?|seconds?|centuries|generations?)\b|\bindefinite(?:ly)?\b|"
                       r"\b(?:for\s+)?as long as\s+\w+|\buntil\b|\bpermanent(?:ly)?\b", re.I)
