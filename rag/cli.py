@@ -108,47 +108,6 @@ def make_assistant(index_dir=None, model=None, k=None, verbose=False, **extra):
 
 
 @app.command()
-def index(
-    paths: Annotated[Optional[list[Path]], typer.Argument(
-        help=".txt, .md, .html, .pdf, .docx files or folders (recursive). Default: the indexed files again "
-             "(the bundled article when there is no index).")] = None,
-    prune: Annotated[bool, typer.Option("--prune", help="Drop indexed documents that are not among PATHS.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print what changed as one JSON object.")] = False,
-    index_dir: IndexDir = None,
-    verbose: Verbose = False,
-):
-    """Add new and changed documents to the index: unchanged files are not embedded again."""
-    with _user_errors(verbose):
-        assistant = make_assistant(index_dir=index_dir, verbose=verbose)
-        report = assistant.index(paths or None, prune=prune)
-    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.summary())
-
-
-@app.command()
-def docs(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the documents as one JSON list.")] = False,
-    index_dir: IndexDir = None,
-    verbose: Verbose = False,
-):
-    """List the indexed documents with their sentence counts."""
-    from .settings import Settings
-    from .store import read_manifest
-
-    with _user_errors(verbose):
-        settings = Settings().with_(index_dir=index_dir)
-        manifest = read_manifest(settings.index_dir)
-        if manifest is None:
-            raise RagError(f"no index in {settings.index_dir}; run `rag index PATH ...` first")
-    rows = [{k: d.get(k) for k in ("name", "title", "sentences", "path")} for d in manifest["documents"]]
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    for row in rows:
-        title = f"  {row['title']}" if row.get("title") else ""
-        typer.echo(f"{row['name']}  {row.get('sentences') or 0} sentences{title}")
-
-
-@app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
@@ -340,9 +299,16 @@ def eval_(
     Console().print(evaluate.tables(metrics, f"rag eval: {questions}"))
 
 
+# Registers `index` and `docs` on `app` (kept apart so this module stays about asking).
+from . import cli_index  # noqa: E402,F401
+
+
 def main():
     app()
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m rag.cli`: run the imported module, whose `app` cli_index registered on.
+    from rag.cli import main as _main
+
+    _main()

@@ -108,7 +108,9 @@ def _update(settings, embedder, paths, prune, progress, notify) -> IndexReport:
     current = _current(settings.index_dir, embedder, notify)
     old = {d["name"]: d for d in current.manifest["documents"]} if current else {}
     if paths is None:
-        paths = [Path(d["path"]) for d in old.values() if d.get("path")] if old else [BUNDLED_CORPUS]
+        # The indexed files again, even from an index that cannot be reused (older format).
+        listed = (current.manifest if current else store_mod.read_manifest(settings.index_dir) or {}).get("documents", [])
+        paths = [Path(d["path"]) for d in listed if d.get("path")] or [BUNDLED_CORPUS]
         missing = [p for p in paths if not p.exists()]
         if missing:
             if notify:

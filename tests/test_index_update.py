@@ -137,3 +137,17 @@ def test_ask_about_an_unknown_document_is_a_user_error(tmp_path, folder):
     assert CliRunner().invoke(app, ["index", str(folder), *index_dir]).exit_code == 0
     result = CliRunner().invoke(app, ["ask", "How high is Charlie hill?", "--doc", "nope.pdf", *index_dir])
     assert result.exit_code == 1 and "nope.pdf" in result.output and "Traceback" not in result.output
+
+
+def test_an_index_of_an_older_format_is_rebuilt_from_its_own_files(tmp_path, folder, embedder):
+    import json as json_mod
+
+    settings = Settings(index_dir=tmp_path / "idx")
+    update_index(settings, embedder, [folder])
+    manifest_path = settings.index_dir / "manifest.json"
+    manifest = json_mod.loads(manifest_path.read_text())
+    manifest["format_version"] = 1
+    manifest_path.write_text(json_mod.dumps(manifest))
+    counting = CountingEmbedder(embedder)
+    report = update_index(settings, counting, None)
+    assert sorted(report.added) == ["a.txt", "b.txt", "c.md"] and report.embedded == 5

@@ -1,0 +1,53 @@
+"""`rag index` and `rag docs`: the commands that manage what is indexed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .cli import IndexDir, Verbose, _user_errors, app, make_assistant
+from .errors import RagError
+
+
+@app.command()
+def index(
+    paths: Annotated[Optional[list[Path]], typer.Argument(
+        help=".txt, .md, .html, .pdf, .docx files or folders (recursive). Default: the indexed files again "
+             "(the bundled article when there is no index).")] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Drop indexed documents that are not among PATHS.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what changed as one JSON object.")] = False,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """Add new and changed documents to the index: unchanged files are not embedded again."""
+    with _user_errors(verbose):
+        assistant = make_assistant(index_dir=index_dir, verbose=verbose)
+        report = assistant.index(paths or None, prune=prune)
+    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.summary())
+
+
+@app.command()
+def docs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the documents as one JSON list.")] = False,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+):
+    """List the indexed documents with their sentence counts."""
+    from .settings import Settings
+    from .store import read_manifest
+
+    with _user_errors(verbose):
+        settings = Settings().with_(index_dir=index_dir)
+        manifest = read_manifest(settings.index_dir)
+        if manifest is None:
+            raise RagError(f"no index in {settings.index_dir}; run `rag index PATH ...` first")
+    rows = [{k: d.get(k) for k in ("name", "title", "sentences", "path")} for d in manifest["documents"]]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        title = f"  {row['title']}" if row.get("title") else ""
+        typer.echo(f"{row['name']}  {row.get('sentences') or 0} sentences{title}")
