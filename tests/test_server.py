@@ -38,6 +38,8 @@ def _check_citations(content: str, citations: list[dict], assistant) -> None:
     for c in citations:
         assert assistant.store.by_id[c["id"]].text == c["text"]
         assert f"[{c['id']}]" in content
+        # Where the sentence is: a text file has no pages or headings.
+        assert c["doc"] == "russia-north-korea-partnership.txt" and c["page"] is None and "section" in c
 
 
 def test_openai_client_non_streaming(client, assistant):
@@ -66,6 +68,29 @@ def test_ask_endpoint_has_the_cli_json_shape(live):
     data = httpx.post(live[0] + "/v1/ask", json={"question": "What is the treaty's central provision?", "k": 3}, timeout=60).json()
     assert {"question", "answer", "abstained", "citations", "retrieved", "latency_s"} <= set(data)
     assert len(data["retrieved"]) == 3 and data["citations"]
+    assert {"doc", "title", "page", "section"} <= set(data["citations"][0])
+
+
+@pytest.mark.parametrize("extra, status", [
+    ({"documents": ["russia-north-korea-partnership.txt"]}, 200),
+    ({"documents": ["nope.pdf"]}, 422),
+    ({"documents": "russia-north-korea-partnership.txt"}, 200),  # one name is a list of one
+    ({"documents": [3]}, 422),
+])
+def test_ask_endpoint_restricts_to_documents(live, extra, status):
+    resp = httpx.post(live[0] + "/v1/ask", json={"question": "When was the treaty signed?", **extra}, timeout=60)
+    assert resp.status_code == status, resp.text
+    if status == 422:
+        assert "error" in resp.json()
+    else:
+        assert all(p["doc"] == "russia-north-korea-partnership.txt" for p in resp.json()["retrieved"])
+
+
+def test_chat_completion_restricts_to_documents_through_metadata(live):
+    resp = httpx.post(live[0] + "/v1/chat/completions", json={
+        "model": "rag", "metadata": {"documents": "nope.pdf"},
+        "messages": [{"role": "user", "content": "When was the treaty signed?"}]}, timeout=60)
+    assert resp.status_code == 422 and "nope.pdf" in resp.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("body, status", [

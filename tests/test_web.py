@@ -28,6 +28,7 @@ def test_ask_stream_and_click_a_citation(browser, assistant, tmp_path):
         page = browser.new_page()
         page.goto(url)
         page.wait_for_selector("#article span.s#S3")  # the article is shown beside the chat
+        assert "russia-north-korea-partnership.txt" in page.inner_text("#article h2.docname")
         page.fill("#question", "When did Putin give final approval to the treaty?")
         page.press("#question", "Enter")
         page.wait_for_selector(".a.pending")  # the answer area is live while it streams
@@ -39,4 +40,5 @@ def test_ask_stream_and_click_a_citation(browser, assistant, tmp_path):
         page.wait_for_selector(f"span.s.hl#{cited}")
         assert page.locator("span.s.hl").count() == 1
         assert "November 9" in page.inner_text(f"span#{cited}")
+        assert "russia-north-korea-partnership.txt" in page.inner_text(".sources .where")  # names the document
         page.screenshot(path=str(tmp_path / "page.png"))
