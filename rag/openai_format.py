@@ -110,11 +110,27 @@ def citations(answer: Answer) -> list[dict]:
              "score": round(c.score, 4), "source": c.source, "confidence": confidence} for c in answer.citations]
 
 
+def annotations(answer: Answer, base_url: str) -> list[dict]:
+    """OpenAI's own citation format, which chat front ends render as sources: one `url_citation`
+    per cited sentence, spanning its `[S3]` marker in the content and linking to the sentence on
+    this server's page (`/#S3` opens it highlighted)."""
+    base = base_url.rstrip("/") + "/"
+    found = {}
+    for m in re.finditer(r"\[(S\d+)\]", answer.answer):
+        found.setdefault(m.group(1), (m.start(), m.end()))
+    out = []
+    for c in answer.citations:
+        start, end = found.get(c.id, (0, len(answer.answer)))  # an unmarked citation backs the whole answer
+        out.append({"type": "url_citation", "url_citation": {
+            "url": f"{base}#{c.id}", "title": f"[{c.id}] {c.text} ({c.where})", "start_index": start, "end_index": end}})
+    return out
+
+
 def _confidence(answer: Answer) -> float | None:
     return None if answer.confidence is None else round(answer.confidence, 4)
 
 
-def completion(answer: Answer, model: str) -> dict:
+def completion(answer: Answer, model: str, base_url: str = "/") -> dict:
     cites = citations(answer)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -124,6 +140,7 @@ def completion(answer: Answer, model: str) -> dict:
         "choices": [{
             "index": 0,
             "message": {"role": "assistant", "content": answer.answer, "citations": cites,
+                        "annotations": annotations(answer, base_url),
                         "abstained": answer.abstained, "confidence": _confidence(answer), "reason": answer.reason},
             "finish_reason": "stop",
         }],
@@ -153,9 +170,10 @@ class Chunks:
     def content(self, text: str) -> str:
         return self._event({"content": text})
 
-    def finish(self, answer: Answer) -> str:
+    def finish(self, answer: Answer, base_url: str = "/") -> str:
         cites = citations(answer)
-        return self._event({"citations": cites}, "stop", citations=cites, abstained=answer.abstained,
+        delta = {"citations": cites, "annotations": annotations(answer, base_url)}
+        return self._event(delta, "stop", citations=cites, abstained=answer.abstained,
                            confidence=_confidence(answer), reason=answer.reason)
 
     def error(self, message: str) -> str:

@@ -209,7 +209,7 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
                 answer = await service.answer(request, req.question, req.history, documents=req.documents)
             except Cancelled:
                 return JSONResponse({}, status_code=499)
-            return oa.completion(answer, service.model)
+            return oa.completion(answer, service.model, str(request.base_url))
         chunks = oa.Chunks(service.model)
 
         async def events():
@@ -224,7 +224,7 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
                 return
             for piece in oa.pieces(answer.answer):
                 yield chunks.content(piece)
-            yield chunks.finish(answer)
+            yield chunks.finish(answer, str(request.base_url))
             yield chunks.done()
 
         service.check_available()

@@ -66,3 +66,42 @@ def test_completion_and_chunks_carry_citations():
     final = json.loads(chunks.finish(ANSWER).removeprefix("data: "))
     assert final["choices"][0]["finish_reason"] == "stop" and final["citations"][1]["text"] == "On November 9."
     assert chunks.done() == "data: [DONE]\n\n"
+
+
+def _cite(sid: str, text: str = "A sentence.", page=None, section=None) -> Citation:
+    return Citation(sid, text, "report.pdf", 0, len(text), 0.9, "model", "Report", page, section)
+
+
+@pytest.mark.parametrize("answer, cites, spans", [
+    ("November 9 [S3].", ["S3"], [(11, 15)]),
+    ("Putin [S2] and Kim [S5].", ["S2", "S5"], [(6, 10), (19, 23)]),
+    ("Putin [S2], again [S2].", ["S2"], [(6, 10)]),  # one annotation per cited sentence
+    ("Quoted without a marker.", ["S7"], [(0, 24)]),  # an unmarked citation backs the whole answer
+    ("The documents do not say.", [], []),
+])
+def test_url_citation_annotations(answer, cites, spans):
+    a = Answer("q", answer, not cites, [_cite(c, page=2, section="Costs") for c in cites], [])
+    notes = oa.annotations(a, "http://127.0.0.1:8000/")
+    assert [(n["url_citation"]["start_index"], n["url_citation"]["end_index"]) for n in notes] == spans
+    for n, c in zip(notes, cites):
+        assert n["type"] == "url_citation"
+        assert n["url_citation"]["url"] == f"http://127.0.0.1:8000/#{c}"
+        assert n["url_citation"]["title"] == f"[{c}] A sentence. (report.pdf p. 2 § Costs)"
+
+
+@pytest.mark.parametrize("body, documents", [
+    ({"documents": ["a.pdf", "b.html"]}, ["a.pdf", "b.html"]),
+    ({"metadata": {"documents": "a.pdf, b.html"}}, ["a.pdf", "b.html"]),
+    ({"documents": "a.pdf"}, ["a.pdf"]),
+    ({"documents": []}, None),
+    ({}, None),
+])
+def test_parse_chat_documents(body, documents):
+    req = oa.parse_chat({"messages": [{"role": "user", "content": "Q"}], **body})
+    assert req.documents == documents
+
+
+def test_parse_chat_rejects_documents_that_are_not_names():
+    with pytest.raises(oa.ApiError) as err:
+        oa.parse_chat({"messages": [{"role": "user", "content": "Q"}], "documents": [1, 2]})
+    assert err.value.status == 422

@@ -49,6 +49,20 @@ def test_openai_client_non_streaming(client, assistant):
     assert "November 9" in message.content
     assert resp.model == assistant.generator.name
     _check_citations(message.content, message.model_extra["citations"], assistant)
+    _check_annotations(message.content, message.annotations, message.model_extra["citations"], client)
+
+
+def _check_annotations(content: str, annotations, citations: list[dict], client) -> None:
+    """OpenAI's url_citation: one per cited sentence, spanning its marker, linking to it."""
+    assert annotations and len(annotations) == len(citations)
+    for annotation, cited in zip(annotations, citations):
+        a = annotation if isinstance(annotation, dict) else annotation.model_dump()
+        assert a["type"] == "url_citation"
+        u = a["url_citation"]
+        assert content[u["start_index"]:u["end_index"]] == f"[{cited['id']}]"
+        assert u["url"] == str(client.base_url).removesuffix("v1/") + f"#{cited['id']}"
+        assert cited["text"] in u["title"] and u["title"].startswith(f"[{cited['id']}]")
+        assert httpx.get(u["url"]).status_code == 200
 
 
 def test_openai_client_streaming_with_a_follow_up(client, assistant):
@@ -62,6 +76,7 @@ def test_openai_client_streaming_with_a_follow_up(client, assistant):
     assert final.choices[0].finish_reason == "stop" and len(chunks) > 3
     assert "November 9" in content
     _check_citations(content, final.model_extra["citations"], assistant)
+    _check_annotations(content, final.choices[0].delta.model_extra["annotations"], final.model_extra["citations"], client)
 
 
 def test_ask_endpoint_has_the_cli_json_shape(live):

@@ -42,3 +42,12 @@ def test_ask_stream_and_click_a_citation(browser, assistant, tmp_path):
         assert "November 9" in page.inner_text(f"span#{cited}")
         assert "russia-north-korea-partnership.txt" in page.inner_text(".sources .where")  # names the document
         page.screenshot(path=str(tmp_path / "page.png"))
+
+
+def test_a_citation_link_opens_the_page_at_its_sentence(browser, assistant):
+    with running(assistant) as (url, _):
+        page = browser.new_page()
+        for link in (f"{url}#S12", f"{url}?cite=S12"):
+            page.goto(link)
+            page.wait_for_selector("span.s.hl#S12")
+            assert page.locator("span.s.hl").count() == 1
