@@ -101,11 +101,14 @@ class Assistant:
         if self.notify:
             self.notify(f"sentence reranking is off for this model: {exc}")
 
+    def refresh(self) -> None:
+        """Reopen the index if `rag index` finished an update since it was opened (chat, serve).
+        Called between questions, under the lock, so no answer sees two indexes."""
+        if self._stamp is not None and store_mod.stamp(self.settings.index_dir) != self._stamp:
+            self._retriever, self._names, self._stamp = None, None, None
+
     @property
     def retriever(self) -> Retriever:
-        if self._stamp is not None and store_mod.stamp(self.settings.index_dir) != self._stamp:
-            # `rag index` finished an update since this index was opened (chat, serve): use it.
-            self._retriever, self._names, self._stamp = None, None, None
         if self._retriever is None:
             t0 = time.perf_counter()
             self.embedder.load()
@@ -120,6 +123,12 @@ class Assistant:
     @property
     def store(self):
         return self.retriever.store
+
+    def current_store(self):
+        """The store, reopened first if an update landed (waits for a running answer)."""
+        with self._lock:
+            self.refresh()
+            return self.retriever.store
 
     def load(self) -> "Assistant":
         """Load everything now (chat, servers and benchmarks should not pay on the first question).
@@ -169,7 +178,9 @@ class Assistant:
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         question = clean_question(question, self.settings.max_question_chars)
-        return self.retriever.search(question, k)
+        with self._lock:
+            self.refresh()
+            return self.retriever.search(question, k)
 
     @property
     def names(self) -> dict[str, str]:
@@ -208,6 +219,7 @@ class Assistant:
         asked = clean_question(question, self.settings.max_question_chars)
         self.load()  # loading is not answering: keep it out of the latency
         with self._lock:
+            self.refresh()
             documents = self._known_documents(documents)
             answer = self._answer(self.standalone(asked, history), k, on_token, documents)
         answer.question = asked

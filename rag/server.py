@@ -181,7 +181,7 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
     async def sentences():
         """The documents as sentences, so a page can show and highlight what is cited."""
         service.check_available()
-        store = assistant.store
+        store = await asyncio.to_thread(assistant.current_store)
         return {"sentences": [{"id": x.id, "doc": x.doc, "title": store.title_of(x.doc), "page": x.page,
                                "section": x.section, "paragraph": x.paragraph, "text": x.text}
                               for x in store.sentences]}
