@@ -18,6 +18,7 @@ from typing import Callable
 
 from .compose import STOP
 from .pipeline import Assistant
+from .rerank import QueryLikelihood
 from .errors import RagError
 from .settings import Settings, checkout_questions
 
@@ -150,7 +151,7 @@ def rerank_cache(assistant: Assistant, questions: list[str]) -> dict:
     """Query-likelihood scoring of each question's top sentences: every sentence prefilled
     (cache emptied first) against the same call with the sentences' KV states kept."""
     reranker = assistant.reranker
-    if reranker is None or not hasattr(reranker, "clear"):
+    if not isinstance(reranker, QueryLikelihood):  # the KV cache being measured is QueryLikelihood's
         return {}
     window = max(2, assistant.settings.type_window)
     fresh, cached = [], []

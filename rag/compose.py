@@ -51,9 +51,8 @@ class Composer:
             # A backend that cannot copy spans (or wants a chat prompt) phrases it, verified.
             return self.free(question, best, evidence, candidates, kind, timings, on_token)
         prompt = span.render(s.prompts_dir, question, best.text)
-        n_ctx = getattr(self.generator, "n_ctx", None)
-        count = getattr(self.generator, "count_tokens", None)
-        if n_ctx is not None and count is not None and count(prompt) + s.max_span_tokens > n_ctx:
+        n_ctx, count = self.generator.n_ctx, self.generator.count_tokens(prompt)
+        if n_ctx is not None and count is not None and count + s.max_span_tokens > n_ctx:
             return self.quote(question, best, evidence, "quote_context_too_small",
                               "quoted the best sentence: the model's context window is too small for the prompt")
         gen = self.generator.generate(prompt, copy_from=prompts.as_data(best.text), max_tokens=s.max_span_tokens,
@@ -111,12 +110,12 @@ class Composer:
         s = self.settings
         name = "chat" if chat else "answer"
         shown = list(evidence)
-        n_ctx = getattr(self.generator, "n_ctx", None)
-        count = getattr(self.generator, "count_tokens", None)
+        n_ctx = self.generator.n_ctx
         while True:
             prompt = prompts.render(s.prompts_dir, name, question, [(p.id, p.text) for p in shown])
+            count = None if n_ctx is None else self.generator.count_tokens(prompt + prefix)
             # A chat template wraps the prompt in a few tokens of its own: leave room for them.
-            if n_ctx is None or count is None or count(prompt + prefix) + s.max_tokens + (32 if chat else 0) <= n_ctx:
+            if count is None or count + s.max_tokens + (32 if chat else 0) <= n_ctx:
                 return prompt, shown
             drop = next((p for p in reversed(shown) if p is not best), None)
             if drop is None:

@@ -33,13 +33,18 @@ class Generation:
 
 
 class Generator(Protocol):
-    """Anything that turns a prompt into text. Capabilities it declares:
+    """Anything that turns a prompt into text. What it can do, it declares; the pipeline asks
+    these instead of probing the object:
     `chat`: it wants the chat prompt template (an instruction-tuned model);
-    `copy_spans`: `generate(copy_from=TEXT)` writes only a contiguous span of TEXT."""
+    `copy_spans`: `generate(copy_from=TEXT)` writes only a contiguous span of TEXT;
+    `n_ctx` / `count_tokens`: its context size and token counts (None: unknown, nothing is fitted);
+    `warm`: evaluate a fixed prompt prefix ahead of time (0.0 when it cannot);
+    `query_likelihood`: a reranker from its prompt log-probabilities (None when it has none)."""
 
     name: str
     chat: bool
     copy_spans: bool
+    n_ctx: int | None
 
     def generate(
         self,
@@ -51,6 +56,30 @@ class Generator(Protocol):
         stop: Iterable[str] = (),
         on_token: Callable[[str], None] | None = None,
     ) -> Generation: ...
+
+    def count_tokens(self, text: str) -> int | None: ...
+
+    def warm(self, prefix: str) -> float: ...
+
+    def query_likelihood(self, template: str, **options): ...
+
+
+class BaseGenerator:
+    """Defaults for a generator that declares no optional capability (fakes, simple backends)."""
+
+    name = "generator"
+    chat = False
+    copy_spans = False
+    n_ctx: int | None = None
+
+    def count_tokens(self, text: str) -> int | None:
+        return None
+
+    def warm(self, prefix: str) -> float:
+        return 0.0
+
+    def query_likelihood(self, template: str, **options):
+        return None
 
 
 def cache_dir() -> Path:
@@ -115,7 +144,7 @@ def _silence_llama_logs() -> None:
         llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
 
 
-class LlamaGenerator:
+class LlamaGenerator(BaseGenerator):
     def __init__(self, settings: Settings):
         self.settings = settings
         path = check_gguf(settings.model_path) if settings.model_path else default_model_path()
@@ -162,6 +191,13 @@ class LlamaGenerator:
         self.llm.reset()
         self.llm.eval(tokens)
         return time.perf_counter() - t0
+
+    def query_likelihood(self, template: str, **options):
+        """Reranking by how probable the model finds the question after each sentence, in a
+        llama.cpp context of its own (rag/rerank.py)."""
+        from .rerank import QueryLikelihood
+
+        return QueryLikelihood(self.llm, template, **options)
 
     def count_tokens(self, text: str) -> int:
         # The pipeline counts the final prompt to fit it; generate() asks again: remember one.

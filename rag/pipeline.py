@@ -17,7 +17,7 @@ from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
 from .lang import language
 from .indexer import IndexReport, Notify, Progress, open_index, update_index
-from .rerank import QueryLikelihood, Reranker
+from .rerank import Reranker
 from .retrieve import Passage, Retrieval, Retriever
 from .settings import Settings
 from .verify import Verifier
@@ -84,14 +84,18 @@ class Assistant:
     def reranker(self) -> Reranker | None:
         """Query likelihood under the generator's weights, when it is a llama.cpp model."""
         s = self.settings
-        if self._reranker is None and s.rerank and not self._rerank_failed and hasattr(self.generator, "llm"):
+        if self._reranker is None and s.rerank and not self._rerank_failed:
             template = prompts.load_template(s.prompts_dir, "rerank")
             try:
-                self._reranker = QueryLikelihood(self.generator.llm, template, n_threads=s.n_threads,
-                                                 max_candidates=max(s.type_window, 1),
-                                                 skip_words=self.lang.STOPWORDS if s.rerank_content_only else frozenset())
+                self._reranker = self.generator.query_likelihood(
+                    template, n_threads=s.n_threads, max_candidates=max(s.type_window, 1),
+                    skip_words=self.lang.STOPWORDS if s.rerank_content_only else frozenset())
             except (ValueError, RuntimeError) as exc:
                 self._no_rerank(exc)
+            else:
+                if self._reranker is None:
+                    self._no_rerank(ValueError("it gives no prompt log-probabilities; sentences are ordered by "
+                                               "retrieval and the names they share with the question"))
         return self._reranker if s.rerank else None
 
     def _no_rerank(self, exc: Exception) -> None:
@@ -143,11 +147,9 @@ class Assistant:
 
             def load_generator():
                 try:
-                    gen = self.generator
-                    if hasattr(gen, "warm"):
-                        t0 = time.perf_counter()
-                        gen.warm(self._prefix())
-                        self.load_timings["prefix_s"] = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    self.generator.warm(self._prefix())
+                    self.load_timings["prefix_s"] = time.perf_counter() - t0
                     self.reranker
                 except BaseException as exc:  # re-raised in the caller's thread
                     failure.append(exc)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.generate import Generation
+from rag.generate import BaseGenerator, Generation
 from rag.pipeline import Assistant
 from rag.settings import BUNDLED_CORPUS, Settings
 
 ARTICLE = BUNDLED_CORPUS
 
 
-class ScriptedGenerator:
+class ScriptedGenerator(BaseGenerator):
     """Deterministic stand-in for llama.cpp: returns the scripted replies in order, and
     records the prompts it was given. For unit tests of parsing, citation and abstention."""
 

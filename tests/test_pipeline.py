@@ -155,3 +155,18 @@ def test_a_small_context_drops_evidence_and_never_overflows(assistant, n_ctx, mo
         assert {c.id for c in answer.citations} <= {p.id for p in answer.retrieved}
     else:  # not even one sentence fits beside the few-shot prompt: the sentence is quoted
         assert "too small" in answer.reason
+
+
+def test_a_generator_without_prompt_logprobs_says_once_how_it_ranks(assistant):
+    from rag.pipeline import Assistant
+    from tests.conftest import ScriptedGenerator
+
+    said: list[str] = []
+    gen = ScriptedGenerator("Putin and Kim Jong-un", "x", copy_spans=True)
+    fake = Assistant(assistant.settings.with_(min_confidence=0.0), generator=gen, embedder=assistant.embedder,
+                     notify=said.append)
+    fake._retriever = assistant.retriever
+    fake.ask("Who signed the agreement?")
+    fake.ask("Who signed the agreement?")
+    assert fake.reranker is None
+    assert len([m for m in said if "no prompt log-probabilities" in m]) == 1
