@@ -14,13 +14,21 @@ QUESTION ?= When did Putin give final approval to the treaty?
 # the make targets keep using ./index.
 export RAG_INDEX_DIR ?= $(CURDIR)/index
 
-.PHONY: run test install index bench eval clean
+.PHONY: run test test-frontends install index bench eval clean
 
 run: install index
 	$(BIN)/rag ask "$(QUESTION)"
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Opt-in: Open WebUI (about 3 GB, its own virtualenv, CPU torch first) shows rag's citations as
+# sources in headless Chromium; the screenshot lands in docs/.
+OPEN_WEBUI_VENV ?= $(HOME)/.cache/rag/open-webui-0.12.4
+test-frontends: install
+	test -x $(OPEN_WEBUI_VENV)/bin/open-webui || ( $(PYTHON) -m venv $(OPEN_WEBUI_VENV) && \
+		$(OPEN_WEBUI_VENV)/bin/pip install -q torch==2.13.0 && $(OPEN_WEBUI_VENV)/bin/pip install -q open-webui==0.12.4 )
+	RAG_OPEN_WEBUI=$(OPEN_WEBUI_VENV)/bin/open-webui RAG_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q -m frontend
 
 install: $(VENV)/.installed
 
