@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 import typer
 
 from .cli import IndexDir, Verbose, _user_errors, app, make_assistant
-from .errors import RagError
 
 
 @app.command()
@@ -36,15 +35,8 @@ def docs(
     verbose: Verbose = False,
 ):
     """List the indexed documents with their sentence counts."""
-    from .settings import Settings
-    from .store import read_manifest
-
     with _user_errors(verbose):
-        settings = Settings().with_(index_dir=index_dir)
-        manifest = read_manifest(settings.index_dir)
-        if manifest is None:
-            raise RagError(f"no index in {settings.index_dir}; run `rag index PATH ...` first")
-    rows = [{k: d.get(k) for k in ("name", "title", "sentences", "path")} for d in manifest["documents"]]
+        rows = make_assistant(index_dir=index_dir, verbose=verbose).documents()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return

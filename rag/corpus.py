@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,10 +38,6 @@ class Chunk:
     id: str
     sentence_ids: tuple[str, ...]
     text: str
-
-
-def read_document(path: Path) -> Document:
-    return ingest.read(path)
 
 
 def paragraphs(text: str, skip: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
@@ -140,10 +135,3 @@ def collect_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
         else:
             files.append(path)
     return files, warnings
-
-
-def corpus_hash(documents: list[Document]) -> str:
-    h = hashlib.sha256()
-    for doc in documents:
-        h.update(doc.name.encode() + b"\0" + doc.sha256.encode() + b"\0")
-    return h.hexdigest()

@@ -13,7 +13,7 @@ from .answer import Answer
 from .compose import Composer
 from .confidence import ConfidenceModel
 from .embed import Embedder
-from .errors import QuestionError
+from .errors import IndexError_, QuestionError
 from .generate import Generator, LlamaGenerator
 from .lang import language
 from .indexer import IndexReport, Notify, Progress, open_index, update_index
@@ -226,6 +226,14 @@ class Assistant:
             answer = self._answer(self.standalone(asked, history), k, on_token, documents)
         answer.question = asked
         return answer
+
+    def documents(self) -> list[dict]:
+        """The indexed documents (name, title, sentences, path), read from the manifest alone:
+        no model or index load. IndexError_ when there is no index."""
+        manifest = store_mod.read_manifest(self.settings.index_dir)
+        if manifest is None:
+            raise IndexError_(f"no index in {self.settings.index_dir}; run `rag index PATH ...` first")
+        return [{k: d.get(k) for k in ("name", "title", "sentences", "path")} for d in manifest["documents"]]
 
     def _known_documents(self, documents: Sequence[str] | None) -> list[str] | None:
         if not documents:

@@ -1,7 +1,8 @@
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from rag.corpus import Document, make_chunks, paragraphs, read_document, split_sentences
+from rag.corpus import Document, make_chunks, paragraphs, split_sentences
+from rag.ingest import read as read_document
 from rag.errors import CorpusError
 from rag.settings import BUNDLED_CORPUS
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from rag.corpus import read_document, split_sentences
+from rag.corpus import split_sentences
+from rag.ingest import read as read_document
 from rag.followup import people, standalone
 from rag.settings import BUNDLED_CORPUS
 

@@ -38,7 +38,9 @@ class Document:
 
     def page_at(self, offset: int) -> int | None:
         """1-based page of a character offset, None for formats without pages."""
-        return bisect.bisect_right(self.pages, offset) or None if self.pages else None
+        if not self.pages:
+            return None
+        return max(1, bisect.bisect_right(self.pages, offset))
 
     @cached_property
     def _heading_starts(self) -> list[int]:
