@@ -105,7 +105,7 @@ def parse_documents(value: object, where: str) -> list[str] | None:
 
 
 def citations(answer: Answer) -> list[dict]:
-    confidence = None if answer.confidence is None else round(answer.confidence, 4)
+    confidence = _confidence(answer)
     return [{"id": c.id, "text": c.text, "doc": c.doc, "title": c.title, "page": c.page, "section": c.section,
              "score": round(c.score, 4), "source": c.source, "confidence": confidence} for c in answer.citations]
 
