@@ -22,6 +22,11 @@ IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index dir
 Documents = Annotated[Optional[list[str]], typer.Option("--doc", help="Answer only from this document (repeatable; "
                                                         "`rag docs` lists the names).")]
 ModelPath = Annotated[Optional[Path], typer.Option("--model", help="GGUF model file (default: bundled gemma-3-270m, or RAG_MODEL).")]
+LlmUrl = Annotated[Optional[str], typer.Option("--llm-url", envvar="RAG_LLM_URL", show_envvar=True,
+                                                help="Generate on this OpenAI-compatible server (e.g. llama.cpp's: "
+                                                     "http://127.0.0.1:8080/v1) instead of in-process.")]
+LlmKey = Annotated[Optional[str], typer.Option("--llm-api-key", envvar="RAG_LLM_API_KEY", show_envvar=True,
+                                                help="Bearer key for --llm-url.")]
 TopK = Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="Evidence sentences shown to the model.")]
 MinConfidence = Annotated[Optional[float], typer.Option("--min-confidence", min=0.0, max=1.0,
                          help="Abstain below this confidence (default: the fitted threshold, see README).")]
@@ -116,13 +121,15 @@ def ask(
     doc: Documents = None,
     k: TopK = None,
     model: ModelPath = None,
+    llm_url: LlmUrl = None,
+    llm_api_key: LlmKey = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
     """Answer QUESTION from the indexed documents, citing the sentences that support it."""
     with _user_errors(verbose):
-        answer = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
-                                answer_mode=_answer_mode(answer_mode)).ask(question, documents=doc)
+        answer = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
+                                llm_api_key=llm_api_key, answer_mode=_answer_mode(answer_mode)).ask(question, documents=doc)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -153,6 +160,8 @@ def chat(
     doc: Documents = None,
     k: TopK = None,
     model: ModelPath = None,
+    llm_url: LlmUrl = None,
+    llm_api_key: LlmKey = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -165,8 +174,8 @@ def chat(
     interactive = sys.stdin.isatty()
     view = PlainView(echo=not interactive) if plain or not sys.stdout.isatty() else RichView()
     with _user_errors(verbose):
-        assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
-                                   answer_mode=_answer_mode(answer_mode))
+        assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
+                                   llm_api_key=llm_api_key, answer_mode=_answer_mode(answer_mode))
         chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose,
                      documents=doc)
 
@@ -188,6 +197,8 @@ def serve(
     min_confidence: MinConfidence = None,
     k: TopK = None,
     model: ModelPath = None,
+    llm_url: LlmUrl = None,
+    llm_api_key: LlmKey = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -199,7 +210,7 @@ def serve(
     with _user_errors(verbose):
         assistant = make_assistant(index_dir, model, k, verbose, api_key=api_key,
                                    cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body,
-                                   min_confidence=min_confidence)
+                                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key)
     failed: list[str] = []
 
     def load_failed(message: str) -> None:
@@ -260,6 +271,8 @@ def eval_(
     answer_mode: AnswerMode = None,
     k: TopK = None,
     model: ModelPath = None,
+    llm_url: LlmUrl = None,
+    llm_api_key: LlmKey = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -277,8 +290,8 @@ def eval_(
         corpus = corpus or evaluate.corpus_of(questions)
         if corpus is not None:
             index_dir = evaluate.corpus_index_dir(corpus, Settings())
-        assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence,
-                                   answer_mode=_answer_mode(answer_mode))
+        assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
+                                   llm_api_key=llm_api_key, answer_mode=_answer_mode(answer_mode))
         if corpus is not None and not (index_dir / "manifest.json").exists():
             assistant.index([corpus])
         from rich.progress import Progress
@@ -300,7 +313,7 @@ def eval_(
 
 
 # Registers `index` and `docs` on `app` (kept apart so this module stays about asking).
-from . import cli_index  # noqa: E402,F401
+from . import cli_backends, cli_index  # noqa: E402,F401
 
 
 def main():

@@ -19,3 +19,7 @@ class ModelError(RagError):
 
 class QuestionError(RagError):
     pass
+
+
+class BackendUnavailable(RagError):
+    """A served backend (LLM server, database) is not answering: worth retrying later."""

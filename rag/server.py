@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from . import openai_format as oa
-from .errors import QuestionError, RagError
+from .errors import BackendUnavailable, QuestionError, RagError
 from .pipeline import Assistant
 
 log = logging.getLogger("rag.server")
@@ -43,6 +43,8 @@ class Service:
         self.ready = threading.Event()
         self.load_error: str | None = None
         self.waiting = 0
+        self.unavailable: str | None = None
+        self._retrying = threading.Lock()
         self.slot = asyncio.Semaphore(1)
         self.model = "rag"
 
@@ -50,14 +52,30 @@ class Service:
         try:
             self.assistant.load()
             self.model = self.assistant.generator.name
+            self.unavailable = None
             self.ready.set()
+        except BackendUnavailable as exc:  # the LLM server is down: not fatal, the next request retries
+            self.unavailable = str(exc)
+            log.warning("%s", exc)
         except RagError as exc:
             self.load_error = str(exc)
             log.error("could not load: %s", exc)
             if self.on_load_error:
                 self.on_load_error(self.load_error)
 
+    def _retry_load(self) -> None:
+        if self._retrying.acquire(blocking=False):
+            def run():
+                try:
+                    self.load()
+                finally:
+                    self._retrying.release()
+            threading.Thread(target=run, name="rag-reload", daemon=True).start()
+
     def check_available(self) -> None:
+        if self.unavailable and not self.ready.is_set():
+            self._retry_load()
+            raise oa.ApiError(503, self.unavailable, kind="server_error")
         if self.load_error:
             raise oa.ApiError(503, f"the assistant could not load: {self.load_error}", kind="server_error")
         if not self.ready.is_set():
@@ -98,6 +116,8 @@ class Service:
                                            documents=documents)
         except QuestionError as exc:
             raise oa.ApiError(422, str(exc), "messages") from None
+        except BackendUnavailable as exc:
+            raise oa.ApiError(503, str(exc), kind="server_error") from None
         finally:
             gone.set()  # if this task was cancelled (stream closed), stop the thread at its next token
             watcher.cancel()

@@ -73,6 +73,10 @@ class Settings:
     n_batch: int = 128
     max_tokens: int = 48
     seed: int = 0
+    # An OpenAI-compatible inference server to generate on instead of the in-process GGUF
+    # (llama.cpp's server gets its extensions used: grammar, /tokenize, /props).
+    llm_url: str | None = field(default_factory=lambda: os.environ.get("RAG_LLM_URL") or None)
+    llm_api_key: str | None = field(default_factory=lambda: os.environ.get("RAG_LLM_API_KEY") or None)
 
     # How an answer is written: "span" (the model copies the shortest answering phrase of the
     # chosen sentence: short and faithful by construction), "free" (the model phrases it and
