@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .compose import STOP
+from .generate import LlamaGenerator
 from .pipeline import Assistant
 from .rerank import QueryLikelihood
 from .errors import RagError
@@ -133,6 +134,8 @@ def warm_questions(assistant: Assistant, questions: list[str], repeat: int) -> d
 def prefix_reuse(assistant: Assistant, questions: list[str]) -> dict:
     """TTFT with an empty KV cache (every token prefilled) against the warm shared prefix."""
     gen = assistant.generator
+    if not isinstance(gen, LlamaGenerator):  # the KV cache being reset is llama-cpp-python's
+        return {}
     cold, warm = [], []
     for first, second in zip(questions[::2], questions[1::2]):
         gen.llm.reset()  # forget every cached token: this question pays for its whole prompt
@@ -176,6 +179,8 @@ def overhead(assistant: Assistant, questions: list[str], repeat: int) -> dict:
     from . import prompts
 
     gen, s = assistant.generator, assistant.settings
+    if not isinstance(gen, LlamaGenerator):  # the baseline is raw llama-cpp-python in this process
+        return {}
     ratios, constraint, ours_s, raw_s, raw_tps = [], [], [], [], []
     for q in questions:
         evidence = assistant.retrieve(q).passages
@@ -271,7 +276,7 @@ def peak_rss_mb() -> float:
 
 
 def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log = print, progress=None,
-        limit: int | None = None) -> dict:
+        limit: int | None = None, llm_url: str | None = None) -> dict:
     from .evaluate import load_questions
 
     path = checkout_questions()
@@ -302,6 +307,10 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     result["overhead"] = overhead(assistant, questions[:10], repeat)
     if sizes:
         result["scale"] = scale(assistant, list(sizes), questions[:50], log, progress)
+    if llm_url:
+        from . import bench_serve
+
+        result["serving"] = bench_serve.run(settings.index_dir, questions, llm_url, log=log)
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 

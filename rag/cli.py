@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from contextlib import contextmanager
@@ -104,11 +105,11 @@ def _answer_mode(mode: str | None) -> str | None:
     return mode
 
 
-def make_assistant(index_dir=None, model=None, k=None, verbose=False, **extra):
+def make_assistant(index_dir=None, model_path=None, k=None, verbose=False, **extra):
     from .pipeline import Assistant
     from .settings import Settings
 
-    settings = Settings().with_(index_dir=index_dir, model_path=model, k=k, verbose=verbose or None, **extra)
+    settings = Settings().with_(index_dir=index_dir, model_path=model_path, k=k, verbose=verbose or None, **extra)
     return Assistant(settings, progress=_progress_printer(), notify=lambda m: typer.echo(m, err=True))
 
 
@@ -199,6 +200,8 @@ def serve(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes, each answering one "
+                                         "question at a time; with --llm-url they share one inference server.")] = 1,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -207,10 +210,21 @@ def serve(
 
     from .server import create_app
 
+    options = dict(index_dir=index_dir, model_path=model, k=k, verbose=verbose or None, api_key=api_key,
+                   cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body,
+                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key)
+    log_level = "info" if verbose else "warning"
+    if workers > 1:
+        from .server import SETTINGS_ENV, encode_settings
+
+        # Each worker process builds its own Assistant from these settings (rag/server.py).
+        os.environ[SETTINGS_ENV] = encode_settings(options)
+        typer.echo(f"rag serve: http://{host}:{port}/ ({workers} workers, loading; /healthz says when ready)", err=True)
+        uvicorn.run("rag.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, timeout_graceful_shutdown=5)
+        return
     with _user_errors(verbose):
-        assistant = make_assistant(index_dir, model, k, verbose, api_key=api_key,
-                                   cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body,
-                                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key)
+        assistant = make_assistant(**options)
     failed: list[str] = []
 
     def load_failed(message: str) -> None:
@@ -218,7 +232,7 @@ def serve(
         server.should_exit = True
 
     config = uvicorn.Config(create_app(assistant, on_load_error=load_failed), host=host, port=port,
-                            log_level="info" if verbose else "warning", timeout_graceful_shutdown=5)
+                            log_level=log_level, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     typer.echo(f"rag serve: http://{host}:{port}/ (loading models; /healthz says when ready)", err=True)
     server.run()
@@ -234,6 +248,8 @@ def bench(
     sizes: Annotated[str, typer.Option("--sizes", help="Synthetic corpus sizes in sentences, comma-separated ('' skips; 100000 takes minutes).")] = "10000,100000",
     questions: Annotated[Optional[int], typer.Option("--questions", min=2, help="Use only the first N eval questions (default: all).")] = None,
     model: ModelPath = None,
+    llm_url: Annotated[Optional[str], typer.Option("--llm-url", help="Also measure answers/s through `rag serve` "
+                                                   "with 4 workers generating on this server, against in-process.")] = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -249,7 +265,7 @@ def bench(
         settings = Settings().with_(index_dir=index_dir, model_path=model, verbose=verbose or None)
         log = lambda m: typer.echo(f"… {m}", err=True)  # stderr: stdout stays one JSON object
         result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=_progress_printer(),
-                               limit=questions)
+                               limit=questions, llm_url=llm_url)
     if as_json:
         typer.echo(json.dumps(result))
         return

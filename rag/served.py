@@ -149,10 +149,12 @@ class ServedGenerator(BaseGenerator):
     def count_tokens(self, text: str) -> int | None:
         if not self.grammar:
             return None
-        if self._counted[0] != text:
+        counted = self._counted  # one read: another thread may replace it meanwhile
+        if counted[0] != text:
             tokens = self._post("/tokenize", {"content": text, "add_special": True}, root=True).get("tokens")
-            self._counted = (text, len(tokens) if isinstance(tokens, list) else None)
-        return self._counted[1]
+            counted = (text, len(tokens) if isinstance(tokens, list) else None)
+            self._counted = counted
+        return counted[1]
 
     def tokenize(self, text: str) -> list[int]:
         tokens = self._post("/tokenize", {"content": text, "add_special": False}, root=True).get("tokens")

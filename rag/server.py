@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
+import os
+import sys
 import threading
 from importlib import resources
 from typing import Callable
@@ -26,6 +29,31 @@ from .errors import BackendUnavailable, QuestionError, RagError
 from .pipeline import Assistant
 
 log = logging.getLogger("rag.server")
+
+# `rag serve --workers N`: the parent passes its settings to each worker process here.
+SETTINGS_ENV = "RAG_SERVE_SETTINGS"
+
+
+def encode_settings(options: dict) -> str:
+    return json.dumps({k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in options.items() if v is not None})
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process: its own Assistant, built from the parent's settings. With
+    --llm-url and a shared index, workers keep no state of their own, so any number of them
+    (here, or behind any HTTP load balancer) serve one team."""
+    from pathlib import Path
+
+    from .settings import Settings
+
+    options = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+    for key in ("index_dir", "model_path"):
+        if options.get(key):
+            options[key] = Path(options[key])
+    if options.get("cors_origins"):
+        options["cors_origins"] = tuple(options["cors_origins"])
+    assistant = Assistant(Settings().with_(**options), notify=lambda m: print(m, file=sys.stderr))
+    return create_app(assistant)
 
 
 class Cancelled(Exception):

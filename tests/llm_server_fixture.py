@@ -53,3 +53,43 @@ class LlamaServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+class PlainOpenAI:
+    """A loopback proxy that passes only /v1/* through to a llama.cpp server: what a plain
+    OpenAI-compatible server (vLLM, a hosted API) looks like to rag, with no /props,
+    /tokenize or /completion extensions to discover."""
+
+    def __init__(self, upstream: str):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        root = upstream.rstrip("/").removesuffix("/v1")
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self):
+                if not self.path.startswith("/v1/"):
+                    self.send_error(404)
+                    return
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with httpx.stream(self.command, root + self.path, content=body or None, timeout=120,
+                                  headers={"content-type": "application/json"}) as r:
+                    self.send_response(r.status_code)
+                    self.send_header("content-type", r.headers.get("content-type", "application/json"))
+                    self.end_headers()
+                    for part in r.iter_raw():
+                        self.wfile.write(part)
+                        self.wfile.flush()
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()

@@ -19,7 +19,7 @@ from rag.pipeline import Assistant
 from rag.server import create_app
 from rag.settings import PROJECT_ROOT
 
-from .llm_server_fixture import LlamaServer
+from .llm_server_fixture import LlamaServer, PlainOpenAI
 
 pytest.importorskip("xllamacpp", reason="llama.cpp's server comes from the xllamacpp wheel (dev extra)")
 
@@ -189,3 +189,59 @@ def test_serve_starts_before_the_llm_server(llama, assistant):
     finally:
         if llama.proc is None:
             llama.start()
+
+
+def test_plain_openai_server_degrades_as_stated(llama, assistant):
+    """A server without llama.cpp's extensions: no grammar, no token counts, no reranking (said
+    once on stderr); the model phrases answers and each claim is verified before it is shown."""
+    server = PlainOpenAI(llama.url)
+    try:
+        notes: list[str] = []
+        remote = Assistant(assistant.settings.with_(llm_url=server.url), embedder=assistant.embedder,
+                           notify=notes.append)
+        remote._retriever = assistant.retriever
+        gen = remote.generator
+        assert not gen.copy_spans and gen.n_ctx is None and gen.count_tokens("a prompt") is None
+        valid = {s.id for s in assistant.store.sentences}
+        for question in ("What is the treaty's central provision?", "Which bodies of the Russian parliament approved it?"):
+            answer = remote.ask(question)
+            assert answer.abstained or answer.citations
+            assert all(c.id in valid for c in answer.citations)
+            assert answer.outcome != "span"  # nothing claims to be a copied span
+        assert len([n for n in notes if "reranking is off" in n]) == 1, notes
+    finally:
+        server.stop()
+
+
+def test_serve_workers_share_the_llm_server(llama, settings):
+    """`rag serve --workers 2 --llm-url`: two processes on one port, answering concurrently."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from .llm_server_fixture import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--workers", "2",
+                             "--llm-url", llama.url, "--index-dir", str(settings.index_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline, ok = time.monotonic() + 180, 0
+        while ok < 6 and time.monotonic() < deadline:  # both workers loaded: several ok in a row
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                ok = ok + 1 if httpx.get(base + "/healthz", timeout=2).status_code == 200 else 0
+            except httpx.HTTPError:
+                ok = 0
+            time.sleep(0.3)
+        questions = ["What is the treaty's central provision?", "When did Putin give final approval to the treaty?"] * 2
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda q: httpx.post(base + "/v1/ask", json={"question": q}, timeout=120), questions))
+        assert [a.status_code for a in answers] == [200] * 4
+        assert all(a.json()["citations"] for a in answers)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
