@@ -251,8 +251,8 @@ def scale(assistant: Assistant, sizes: list[int], questions: list[str], log: Log
                 retriever.search(q)
                 times.append(time.perf_counter() - t0)
             row = {"sentences": manifest["counts"]["sentences"], "build_s": build_s, "retrieval_s": stats(times),
-                   "index": type(store.sentence_index).__name__}
-            index = store.sentence_index
+                   "index": store.sentence_index.kind}
+            index = store.sentence_index.index
             if isinstance(index, faiss.IndexHNSWFlat):  # approximate: how much does it miss?
                 vectors = index.reconstruct_n(0, index.ntotal)
                 exact = faiss.IndexFlatIP(vectors.shape[1])

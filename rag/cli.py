@@ -28,6 +28,9 @@ LlmUrl = Annotated[Optional[str], typer.Option("--llm-url", envvar="RAG_LLM_URL"
                                                      "http://127.0.0.1:8080/v1) instead of in-process.")]
 LlmKey = Annotated[Optional[str], typer.Option("--llm-api-key", envvar="RAG_LLM_API_KEY", show_envvar=True,
                                                 help="Bearer key for --llm-url.")]
+StoreUrl = Annotated[Optional[str], typer.Option("--store", envvar="RAG_STORE", show_envvar=True,
+                                                  help="Keep the index in PostgreSQL (pgvector) at this URL "
+                                                       "instead of --index-dir: postgresql://USER@HOST:PORT/DB.")]
 TopK = Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="Evidence sentences shown to the model.")]
 MinConfidence = Annotated[Optional[float], typer.Option("--min-confidence", min=0.0, max=1.0,
                          help="Abstain below this confidence (default: the fitted threshold, see README).")]
@@ -124,13 +127,14 @@ def ask(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
     """Answer QUESTION from the indexed documents, citing the sentences that support it."""
     with _user_errors(verbose):
         answer = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
-                                llm_api_key=llm_api_key, answer_mode=_answer_mode(answer_mode)).ask(question, documents=doc)
+                                llm_api_key=llm_api_key, store=store, answer_mode=_answer_mode(answer_mode)).ask(question, documents=doc)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -163,6 +167,7 @@ def chat(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -176,7 +181,7 @@ def chat(
     view = PlainView(echo=not interactive) if plain or not sys.stdout.isatty() else RichView()
     with _user_errors(verbose):
         assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
-                                   llm_api_key=llm_api_key, answer_mode=_answer_mode(answer_mode))
+                                   llm_api_key=llm_api_key, store=store, answer_mode=_answer_mode(answer_mode))
         chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose,
                      documents=doc)
 
@@ -200,6 +205,7 @@ def serve(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    store: StoreUrl = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes, each answering one "
                                          "question at a time; with --llm-url they share one inference server.")] = 1,
     index_dir: IndexDir = None,
@@ -212,7 +218,7 @@ def serve(
 
     options = dict(index_dir=index_dir, model_path=model, k=k, verbose=verbose or None, api_key=api_key,
                    cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body,
-                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key)
+                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key, store=store)
     log_level = "info" if verbose else "warning"
     if workers > 1:
         from .server import SETTINGS_ENV, encode_settings
@@ -289,6 +295,7 @@ def eval_(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -303,11 +310,12 @@ def eval_(
             raise evaluate.QuestionFileError("no question set: pass --questions FILE (the bundled sets live in "
                                              "the source checkout's eval/)")
         qs = evaluate.load_questions(questions)
-        corpus = corpus or evaluate.corpus_of(questions)
+        # A --store database is used as it is: eval never writes a corpus into a shared index.
+        corpus = None if store else corpus or evaluate.corpus_of(questions)
         if corpus is not None:
             index_dir = evaluate.corpus_index_dir(corpus, Settings())
         assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
-                                   llm_api_key=llm_api_key, answer_mode=_answer_mode(answer_mode))
+                                   llm_api_key=llm_api_key, store=store, answer_mode=_answer_mode(answer_mode))
         if corpus is not None and not (index_dir / "manifest.json").exists():
             assistant.index([corpus])
         from rich.progress import Progress

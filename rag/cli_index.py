@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import IndexDir, Verbose, _user_errors, app, make_assistant
+from .cli import IndexDir, StoreUrl, Verbose, _user_errors, app, make_assistant
 
 
 @app.command()
@@ -18,12 +18,13 @@ def index(
              "(the bundled article when there is no index).")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop indexed documents that are not among PATHS.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what changed as one JSON object.")] = False,
+    store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
     """Add new and changed documents to the index: unchanged files are not embedded again."""
     with _user_errors(verbose):
-        assistant = make_assistant(index_dir=index_dir, verbose=verbose)
+        assistant = make_assistant(index_dir=index_dir, verbose=verbose, store=store)
         report = assistant.index(paths or None, prune=prune)
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.summary())
 
@@ -31,12 +32,13 @@ def index(
 @app.command()
 def docs(
     as_json: Annotated[bool, typer.Option("--json", help="Print the documents as one JSON list.")] = False,
+    store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
     """List the indexed documents with their sentence counts."""
     with _user_errors(verbose):
-        rows = make_assistant(index_dir=index_dir, verbose=verbose).documents()
+        rows = make_assistant(index_dir=index_dir, verbose=verbose, store=store).documents()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return

@@ -55,7 +55,7 @@ class Grounder:
         s = self.settings
         by_id = {p.id: p for p in evidence}
         index = self.store.sentence_index
-        vec = {p.id: index.reconstruct(self.store.position[p.id]) for p in evidence}
+        vec = {p.id: index.vector(self.store.position[p.id]) for p in evidence}
         kept: list[tuple[str, list[str]]] = []
         citations: dict[str, Citation] = {}
         for claim in cite.split_claims(raw, by_id):

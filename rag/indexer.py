@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from . import ingest
 from . import store as store_mod
@@ -50,15 +49,10 @@ class IndexReport:
                 f"→ {self.index_dir}")
 
 
-def _lock(index_dir: Path) -> FileLock:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(index_dir / ".lock"), timeout=600)
-
-
-def _current(index_dir: Path, embedder, notify: Notify | None):
+def _current(where, embedder, notify: Notify | None):
     """The index to update, or None when there is none or it cannot be reused (other format or
     embedder, damaged files): then every document is embedded again."""
-    manifest = store_mod.read_manifest(index_dir)
+    manifest = where.read_manifest()
     if manifest is None:
         return None
     reason = store_mod.stale_reason(manifest, embedder)
@@ -67,7 +61,7 @@ def _current(index_dir: Path, embedder, notify: Notify | None):
             notify(f"re-embedding everything: {reason}")
         return None
     try:
-        return store_mod.load(index_dir, manifest)
+        return where.load(manifest)
     except IndexError_ as exc:
         if notify:
             notify(f"re-embedding everything: {exc}")
@@ -87,13 +81,11 @@ def update_index(
     indexed documents' own files (the bundled article when there is no index). `prune` drops
     indexed documents that are not among `paths`."""
     t0 = time.perf_counter()
-    try:
-        with _lock(settings.index_dir):
-            report = _update(settings, embedder, paths, prune, progress, notify)
-    except Timeout:
-        raise IndexError_(f"another `rag index` holds the lock on {settings.index_dir}; try again") from None
+    where = store_mod.location(settings)
+    with where.lock():
+        report = _update(settings, where, embedder, paths, prune, progress, notify)
     report.seconds = time.perf_counter() - t0
-    report.index_dir = str(settings.index_dir)
+    report.index_dir = where.name
     return report
 
 
@@ -104,12 +96,12 @@ def build_index(settings: Settings, embedder, paths: list[Path] | None = None, p
                         notify=notify).manifest
 
 
-def _update(settings, embedder, paths, prune, progress, notify) -> IndexReport:
-    current = _current(settings.index_dir, embedder, notify)
+def _update(settings, where, embedder, paths, prune, progress, notify) -> IndexReport:
+    current = _current(where, embedder, notify)
     old = {d["name"]: d for d in current.manifest["documents"]} if current else {}
     if paths is None:
         # The indexed files again, even from an index that cannot be reused (older format).
-        listed = (current.manifest if current else store_mod.read_manifest(settings.index_dir) or {}).get("documents", [])
+        listed = (current.manifest if current else where.read_manifest() or {}).get("documents", [])
         paths = [Path(d["path"]) for d in listed if d.get("path")] or [BUNDLED_CORPUS]
         missing = [p for p in paths if not p.exists()]
         if missing:
@@ -184,8 +176,8 @@ def _update(settings, embedder, paths, prune, progress, notify) -> IndexReport:
     new = _by_document(new_sentences, new_chunks)
     if current:
         kept = _by_document(current.sentences, current.chunks)
-        old_sentence_vectors = current.sentence_index.reconstruct_n(0, len(current.sentences))
-        old_chunk_vectors = current.chunk_index.reconstruct_n(0, len(current.chunks))
+        old_sentence_vectors = current.sentence_index.all()
+        old_chunk_vectors = current.chunk_index.all()
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
     sentence_parts, chunk_parts, documents = [], [], []
@@ -210,8 +202,8 @@ def _update(settings, embedder, paths, prune, progress, notify) -> IndexReport:
         raise IndexError_("no sentences found in the given documents; nothing to index")
     # Chunk ids are internal: renumbered so they stay unique.
     chunks = [Chunk(f"C{i + 1}", c.sentence_ids, c.text) for i, c in enumerate(chunks)]
-    report.manifest = store_mod.save(
-        settings.index_dir, sentences, chunks,
+    report.manifest = where.save(
+        sentences, chunks,
         np.concatenate(sentence_parts).astype(np.float32), np.concatenate(chunk_parts).astype(np.float32),
         documents, embedder=embedder,
         chunking={"sentences": settings.chunk_sentences, "overlap": settings.chunk_overlap}, next_id=next_id)
@@ -234,23 +226,22 @@ def _by_document(sentences: list[Sentence], chunks: list[Chunk]) -> dict[str, tu
 def open_index(settings: Settings, embedder, progress: Progress | None = None, notify: Notify | None = None):
     """Load the index: built from the bundled article when there is none, brought up to date
     when an indexed file changed on disk or it was built by another embedder or format."""
-    index_dir = settings.index_dir
-    manifest = store_mod.read_manifest(index_dir)
+    where = store_mod.location(settings)
+    manifest = where.read_manifest()
     if manifest is None:
         if notify:
-            notify(f"no index in {index_dir}; building it from the bundled article")
+            notify(f"no index in {where.name}; building it from the bundled article")
         build_index(settings, embedder, progress=progress, notify=notify)
     else:
         reason = store_mod.stale_reason(manifest, embedder)
-        changed = [] if reason else store_mod.changed_sources(manifest)
+        changed = [] if reason else where.changed_sources(manifest)
         if reason or changed:
             sources = [Path(d["path"]) for d in manifest.get("documents", []) if d.get("path")]
             if not sources or not all(p.exists() for p in sources):
                 raise IndexError_(f"{reason or 'its files changed'}, and some source files are gone; "
-                                  f"run `rag index PATH ... --index-dir {index_dir}`")
+                                  f"run `rag index PATH ...` for {where.name}")
             if notify:
                 notify(f"updating the index: {reason or ', '.join(changed) + ' changed'}")
             update_index(settings, embedder, progress=progress, notify=notify)
-    with _lock(index_dir):
-        manifest = store_mod.read_manifest(index_dir)
-        return store_mod.load(index_dir, manifest)
+    with where.lock():
+        return where.load(where.read_manifest())

@@ -59,7 +59,8 @@ class Assistant:
         self._reranker = reranker
         self._rerank_failed = False
         self._retriever: Retriever | None = None
-        self._stamp: tuple[int, int] | None = None  # the manifest the open index came from
+        self._stamp = None  # identifies the manifest the open index came from
+        self._where = None
         self.progress = progress
         self.notify = notify
         self.load_timings: dict[str, float] = {}
@@ -105,10 +106,17 @@ class Assistant:
         if self.notify:
             self.notify(f"sentence reranking is off for this model: {exc}")
 
+    @property
+    def where(self):
+        """Where the index lives: a directory, or PostgreSQL with --store (rag/store.py)."""
+        if self._where is None:
+            self._where = store_mod.location(self.settings)
+        return self._where
+
     def refresh(self) -> None:
         """Reopen the index if `rag index` finished an update since it was opened (chat, serve).
         Called between questions, under the lock, so no answer sees two indexes."""
-        if self._stamp is not None and store_mod.stamp(self.settings.index_dir) != self._stamp:
+        if self._stamp is not None and self.where.stamp() != self._stamp:
             self._retriever, self._names, self._stamp = None, None, None
 
     @property
@@ -120,7 +128,7 @@ class Assistant:
             t0 = time.perf_counter()
             store = open_index(self.settings, self.embedder, self.progress, self.notify)
             self._retriever = Retriever(store, self.embedder, self.settings)
-            self._stamp = store_mod.stamp(self.settings.index_dir)
+            self._stamp = self.where.stamp()
             self.load_timings["index_s"] = time.perf_counter() - t0
         return self._retriever
 
@@ -230,9 +238,9 @@ class Assistant:
     def documents(self) -> list[dict]:
         """The indexed documents (name, title, sentences, path), read from the manifest alone:
         no model or index load. IndexError_ when there is no index."""
-        manifest = store_mod.read_manifest(self.settings.index_dir)
+        manifest = self.where.read_manifest()
         if manifest is None:
-            raise IndexError_(f"no index in {self.settings.index_dir}; run `rag index PATH ...` first")
+            raise IndexError_(f"no index in {self.where.name}; run `rag index PATH ...` first")
         return [{k: d.get(k) for k in ("name", "title", "sentences", "path")} for d in manifest["documents"]]
 
     def _known_documents(self, documents: Sequence[str] | None) -> list[str] | None:

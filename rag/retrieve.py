@@ -64,16 +64,6 @@ class BM25Index:
         return np.asarray(self._index.get_scores(tokens), dtype=np.float32)
 
 
-def _search(index, query: np.ndarray, n: int, ids: np.ndarray | None):
-    """FAISS search, restricted to `ids` by an ID selector (flat and HNSW indexes both take one)."""
-    if ids is None:
-        return index.search(query[None, :], n)
-    import faiss
-
-    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
-    return index.search(query[None, :], max(1, min(n, len(ids))), params=params)
-
-
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
     n = min(n, len(scores))
     idx = np.argpartition(-scores, n - 1)[:n]
@@ -102,10 +92,9 @@ class Retriever:
         t0 = time.perf_counter()
         qv = self.embedder.encode_one(question).astype(np.float32)
         t1 = time.perf_counter()
-        d_scores, d_idx = _search(self.store.sentence_index, qv, cand, sentence_ids)
-        dense = {int(i): float(v) for i, v in zip(d_idx[0], d_scores[0]) if i >= 0}
-        c_scores, c_idx = _search(self.store.chunk_index, qv, min(cand, len(self.store.chunks)), chunk_ids)
-        chunk_rank = {int(c): r for r, c in enumerate(c_idx[0]) if c >= 0}
+        dense = dict(self.store.sentence_index.search(qv, cand, sentence_ids))
+        found = self.store.chunk_index.search(qv, min(cand, len(self.store.chunks)), chunk_ids)
+        chunk_rank = {c: r for r, (c, _) in enumerate(found)}
         t2 = time.perf_counter()
         bm = self.bm25.scores(question)
         if sentence_ids is not None:
@@ -134,7 +123,7 @@ class Retriever:
         dense_order = sorted(dense, key=lambda p: -dense[p])
         for p in order[:k]:  # sentences found only by BM25/chunks still need their cosine
             if p not in dense:
-                dense[p] = float(self.store.sentence_index.reconstruct(int(p)) @ qv)
+                dense[p] = float(self.store.sentence_index.vector(p) @ qv)
         sents = self.store.sentences
         passages = [
             Passage(sents[p].id, sents[p].text, sents[p].doc, fused[p], dense.get(p, 0.0), float(bm[p]))

@@ -49,6 +49,8 @@ def checkout_questions() -> Path | None:
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = field(default_factory=default_index_dir)
+    # A PostgreSQL URL (postgresql://...) keeps the index in a database instead of index_dir.
+    store: str | None = field(default_factory=lambda: os.environ.get("RAG_STORE") or None)
     prompts_dir: Path = field(default_factory=_default_prompts_dir)
     # None means the bundled gemma-3-270m GGUF; RAG_MODEL or --model selects another.
     model_path: Path | None = field(default_factory=_default_model)

@@ -11,6 +11,7 @@ import os
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from .corpus import Chunk, Sentence
 from .errors import IndexError_
+from .vectors import FaissVectors, VectorIndex
 
 # 2: sentences carry page and section; documents their title; ids come from next_sentence_id.
 FORMAT_VERSION = 2
@@ -68,8 +70,8 @@ class Store:
     manifest: dict
     sentences: list[Sentence]
     chunks: list[Chunk]
-    sentence_index: object
-    chunk_index: object
+    sentence_index: VectorIndex
+    chunk_index: VectorIndex
     by_id: dict[str, Sentence] = field(init=False)
     position: dict[str, int] = field(init=False)
 
@@ -212,8 +214,54 @@ def load(index_dir: Path, manifest: dict) -> Store:
         raise IndexError_(
             f"the index in {index_dir} is corrupt ({type(exc).__name__}); rebuild with `rag index --index-dir {index_dir}`"
         ) from None
-    if sentence_index.ntotal != len(sentences) or chunk_index.ntotal != len(chunks):
+    sentence_index, chunk_index = FaissVectors(sentence_index), FaissVectors(chunk_index)
+    if sentence_index.count != len(sentences) or chunk_index.count != len(chunks):
         raise IndexError_(f"the index in {index_dir} is inconsistent; rebuild with `rag index --index-dir {index_dir}`")
     by_id = {s.id: s for s in sentences}
     chunks = [Chunk(c.id, c.sentence_ids, " ".join(by_id[i].text for i in c.sentence_ids)) for c in chunks]
     return Store(manifest, sentences, chunks, sentence_index, chunk_index)
+
+
+class Directory:
+    """Where an index lives: files in a directory (FAISS). `rag/pgstore.py`'s Postgres has the
+    same methods, so the indexer and the assistant never ask which one they have."""
+
+    def __init__(self, index_dir: Path):
+        self.index_dir = index_dir
+        self.name = str(index_dir)
+
+    def read_manifest(self) -> dict | None:
+        return read_manifest(self.index_dir)
+
+    def load(self, manifest: dict) -> Store:
+        return load(self.index_dir, manifest)
+
+    def save(self, *args, **kwargs) -> dict:
+        return save(self.index_dir, *args, **kwargs)
+
+    def stamp(self):
+        return stamp(self.index_dir)
+
+    def changed_sources(self, manifest: dict) -> list[str]:
+        return changed_sources(manifest)
+
+    @contextmanager
+    def lock(self):
+        """Serialises writers (and a reader that may have to rebuild) across processes."""
+        from filelock import FileLock, Timeout
+
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(self.index_dir / ".lock"), timeout=600):
+                yield
+        except Timeout:
+            raise IndexError_(f"another `rag index` holds the lock on {self.index_dir}; try again") from None
+
+
+def location(settings) -> "Directory":
+    """The index named by the settings: a PostgreSQL database (--store) or a directory."""
+    if settings.store:
+        from .pgstore import Postgres
+
+        return Postgres(settings.store)
+    return Directory(settings.index_dir)

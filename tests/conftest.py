@@ -71,3 +71,28 @@ def scripted(assistant):
         return fake, gen
 
     return make
+
+
+@pytest.fixture(scope="session")
+def bundled_questions() -> list[dict]:
+    from rag.evaluate import load_questions
+    from rag.settings import PROJECT_ROOT
+
+    return load_questions(PROJECT_ROOT / "eval" / "questions.jsonl")
+
+
+@pytest.fixture(scope="session")
+def bundled_predictions(assistant, bundled_questions) -> list[dict]:
+    """The bundled eval set answered in-process on the FAISS index: what a served backend
+    (tests/test_served.py, tests/test_pgstore.py) must agree with."""
+    from rag import evaluate
+
+    return evaluate.run(assistant, bundled_questions)
+
+
+def agreement(here: list[dict], there: list[dict]) -> tuple[float, float]:
+    """Shares of questions with the same answer and citations, and with the same citations."""
+    cited = lambda p: [c["id"] for c in p["citations"]]  # noqa: E731
+    same = sum(a["answer"] == b["answer"] and cited(a) == cited(b) for a, b in zip(here, there))
+    same_citations = sum(cited(a) == cited(b) for a, b in zip(here, there))
+    return same / len(here), same_citations / len(here)

@@ -70,7 +70,7 @@ def test_unchanged_files_are_not_embedded_again(tmp_path, folder, embedder):
     assert ids["Alpha station opened in 1990."] == before["Alpha station opened in 1990."]  # stable ids
     assert ids["Its pier is 300 metres long."] != before["Its pier is 300 metres long."]  # never reused
     assert len(set(ids.values())) == len(ids)
-    assert after.sentence_index.ntotal == len(after.sentences) == 5
+    assert after.sentence_index.count == len(after.sentences) == 5
 
 
 def test_prune_drops_documents_not_given(tmp_path, folder, embedder):
@@ -83,7 +83,7 @@ def test_prune_drops_documents_not_given(tmp_path, folder, embedder):
     assert pruned.removed == ["c.md"]
     store = load(settings.index_dir, read_manifest(settings.index_dir))
     assert {s.doc for s in store.sentences} == {"a.txt", "b.txt"}
-    assert store.chunk_index.ntotal == len(store.chunks)
+    assert store.chunk_index.count == len(store.chunks)
 
 
 def test_an_update_killed_half_way_leaves_the_previous_index(tmp_path, folder, embedder):

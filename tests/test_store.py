@@ -25,7 +25,7 @@ def test_build_and_load_roundtrip(tmp_path, doc, embedder):
     assert manifest["counts"]["sentences"] == 2
     store = open_index(settings, embedder)
     assert [s.text for s in store.sentences] == ["The bridge opened in May 2015.", "It was designed by Maria Lopez."]
-    assert store.sentence_index.ntotal == 2
+    assert store.sentence_index.count == 2
 
 
 def test_directory_with_mixed_files_skips_non_text(tmp_path, doc, embedder):
