@@ -276,7 +276,7 @@ def peak_rss_mb() -> float:
 
 
 def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log = print, progress=None,
-        limit: int | None = None, llm_url: str | None = None) -> dict:
+        limit: int | None = None, llm_url: str | None = None, store: str | None = None) -> dict:
     from .evaluate import load_questions
 
     path = checkout_questions()
@@ -307,10 +307,15 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     result["overhead"] = overhead(assistant, questions[:10], repeat)
     if sizes:
         result["scale"] = scale(assistant, list(sizes), questions[:50], log, progress)
+    if store:
+        from . import bench_vectors
+
+        seeds = [x.text for x in assistant.store.sentences] + questions
+        result["vector_stores"] = bench_vectors.run(assistant.embedder, seeds, list(sizes) or [100_000], store, log=log)
     if llm_url:
         from . import bench_serve
 
-        result["serving"] = bench_serve.run(settings.index_dir, questions, llm_url, log=log)
+        result["serving"] = bench_serve.run(settings.index_dir, questions, llm_url, store=store, log=log)
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 

@@ -81,13 +81,15 @@ def _load(url: str, questions: list[str], clients: int, per_client: int) -> dict
             "p50_s": statistics.median(latencies), "p95_s": latencies[max(0, round(0.95 * len(latencies)) - 1)]}
 
 
-def run(index_dir: Path, questions: list[str], llm_url: str | None, *, workers: int = 4,
+def run(index_dir: Path, questions: list[str], llm_url: str | None, *, store: str | None = None, workers: int = 4,
         levels: tuple[int, ...] = (1, 4, 16), per_client: int = 2, log=print) -> dict:
     """Each configuration answers `per_client` questions per client at every concurrency level
-    (the first, warm-up pass of each configuration is not counted)."""
+    (the first, warm-up pass of each configuration is not counted). With `store`, the served
+    workers read that database's index as it is (a benchmark never rewrites a shared index)."""
     setups = {"in_process": (1, [])}
     if llm_url:
-        setups[f"llm_url_{workers}_workers"] = (workers, ["--workers", str(workers), "--llm-url", llm_url])
+        name = f"llm_url{'_store' if store else ''}_{workers}_workers"
+        setups[name] = (workers, ["--workers", str(workers), "--llm-url", llm_url, *(["--store", store] if store else [])])
     result: dict = {}
     for name, (n, extra) in setups.items():
         log(f"rag serve, {name.replace('_', ' ')}: 1, 4, 16 concurrent clients")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 from contextlib import contextmanager
@@ -193,61 +192,6 @@ def _history_path() -> Path:
 
 
 @app.command()
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to bind; keep 127.0.0.1 unless others must reach it.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")] = 8000,
-    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="RAG_API_KEY", show_envvar=True,
-                                                   help="Require 'Authorization: Bearer KEY' on /v1/*.")] = None,
-    cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable); CORS is off without it.")] = None,
-    max_body: Annotated[Optional[int], typer.Option("--max-body-bytes", min=1024, help="Larger request bodies get 413 (default: 1,000,000).")] = None,
-    min_confidence: MinConfidence = None,
-    k: TopK = None,
-    model: ModelPath = None,
-    llm_url: LlmUrl = None,
-    llm_api_key: LlmKey = None,
-    store: StoreUrl = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes, each answering one "
-                                         "question at a time; with --llm-url they share one inference server.")] = 1,
-    index_dir: IndexDir = None,
-    verbose: Verbose = False,
-):
-    """Serve an OpenAI-compatible chat API with citations, /v1/ask, and a web chat page at /."""
-    import uvicorn
-
-    from .server import create_app
-
-    options = dict(index_dir=index_dir, model_path=model, k=k, verbose=verbose or None, api_key=api_key,
-                   cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body,
-                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key, store=store)
-    log_level = "info" if verbose else "warning"
-    if workers > 1:
-        from .server import SETTINGS_ENV, encode_settings
-
-        # Each worker process builds its own Assistant from these settings (rag/server.py).
-        os.environ[SETTINGS_ENV] = encode_settings(options)
-        typer.echo(f"rag serve: http://{host}:{port}/ ({workers} workers, loading; /healthz says when ready)", err=True)
-        uvicorn.run("rag.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, timeout_graceful_shutdown=5)
-        return
-    with _user_errors(verbose):
-        assistant = make_assistant(**options)
-    failed: list[str] = []
-
-    def load_failed(message: str) -> None:
-        failed.append(message)
-        server.should_exit = True
-
-    config = uvicorn.Config(create_app(assistant, on_load_error=load_failed), host=host, port=port,
-                            log_level=log_level, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    typer.echo(f"rag serve: http://{host}:{port}/ (loading models; /healthz says when ready)", err=True)
-    server.run()
-    if failed:
-        _err(failed[0])
-        raise typer.Exit(code=1)
-
-
-@app.command()
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = False,
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=50, help="Repeats per measurement (medians, min, max).")] = 3,
@@ -256,6 +200,8 @@ def bench(
     model: ModelPath = None,
     llm_url: Annotated[Optional[str], typer.Option("--llm-url", help="Also measure answers/s through `rag serve` "
                                                    "with 4 workers generating on this server, against in-process.")] = None,
+    store: Annotated[Optional[str], typer.Option("--store", help="Also measure vector search in this PostgreSQL "
+                                                 "(pgvector HNSW) against FAISS at --sizes (default 100000).")] = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -271,7 +217,7 @@ def bench(
         settings = Settings().with_(index_dir=index_dir, model_path=model, verbose=verbose or None)
         log = lambda m: typer.echo(f"… {m}", err=True)  # stderr: stdout stays one JSON object
         result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=_progress_printer(),
-                               limit=questions, llm_url=llm_url)
+                               limit=questions, llm_url=llm_url, store=store)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -337,7 +283,7 @@ def eval_(
 
 
 # Registers `index` and `docs` on `app` (kept apart so this module stays about asking).
-from . import cli_backends, cli_index  # noqa: E402,F401
+from . import cli_index, cli_serve  # noqa: E402,F401
 
 
 def main():

@@ -218,8 +218,7 @@ def test_serve_workers_share_the_llm_server(llama, settings):
 
     import httpx
 
-    from .conftest import agreement
-from .llm_server_fixture import free_port
+    from .llm_server_fixture import free_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--workers", "2",
