@@ -29,7 +29,9 @@ def embedder_path() -> Path:
 
 
 class Embedder:
-    """Lazy wrapper: `import sentence_transformers` costs ~5 s, so it happens on first use."""
+    """Questions (and claims) are embedded by rag/minilm.py's numpy MiniLM, ready in well under
+    a second; documents by sentence-transformers, whose ~5 s torch import happens only when a
+    document is embedded. Both read the same packaged weights and agree to float precision."""
 
     name = EMBEDDER_NAME
     dim = EMBEDDER_DIM
@@ -37,8 +39,17 @@ class Embedder:
     def __init__(self, batch_size: int = 64):
         self.batch_size = batch_size
         self._model = None
+        self._questions = None
 
     def load(self) -> "Embedder":
+        """Ready to embed questions (what answering needs)."""
+        if self._questions is None:
+            from .minilm import NumpyMiniLM
+
+            self._questions = NumpyMiniLM(embedder_path())
+        return self
+
+    def load_documents(self) -> "Embedder":
         if self._model is None:
             path = embedder_path()
             # The model is on disk; these make sure no library tries a hub round-trip.
@@ -58,7 +69,7 @@ class Embedder:
 
         Texts go through in order of length, so a batch pads to similar lengths: 268 vs 165
         sentences/s on a synthetic corpus here."""
-        self.load()
+        self.load_documents()
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for i in range(0, len(order), self.batch_size):
@@ -71,4 +82,4 @@ class Embedder:
         return out
 
     def encode_one(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        return self.load()._questions.encode([text])[0]

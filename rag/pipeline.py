@@ -145,7 +145,7 @@ class Assistant:
     def load(self) -> "Assistant":
         """Load everything now (chat, servers and benchmarks should not pay on the first question).
 
-        The GGUF loads in a thread while torch imports for the embedder (llama.cpp releases
+        The GGUF loads in a thread while the question embedder loads (llama.cpp releases
         the GIL), and the prompt's fixed few-shot prefix is evaluated once, so even the first
         question only pays for its own evidence and question."""
         with self._lock:
