@@ -55,7 +55,8 @@ def _postgres(url: str, vectors: np.ndarray, queries: np.ndarray, exact: np.ndar
         conn.execute("DROP TABLE IF EXISTS rag_bench_vectors")
         conn.execute(f"CREATE TABLE rag_bench_vectors (id int PRIMARY KEY, embedding vector({dim}) NOT NULL)")
         t0 = time.perf_counter()
-        with conn.cursor().copy("COPY rag_bench_vectors (id, embedding) FROM STDIN") as copy:
+        with conn.cursor().copy("COPY rag_bench_vectors (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "vector"])
             for i, v in enumerate(vectors):
                 copy.write_row((i, v))
         conn.execute("SET maintenance_work_mem = '4GB'")  # the graph of 1M vectors in memory, not spilled
