@@ -12,7 +12,6 @@ scores as a directory index); the database's own full-text ranking would rank di
 from __future__ import annotations
 
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import asdict
 
@@ -21,7 +20,7 @@ import numpy as np
 from .corpus import Chunk, Sentence
 from .errors import BackendUnavailable, IndexError_
 from .served import safe_url
-from .store import FORMAT_VERSION, Store
+from .store import Store, new_manifest
 
 LOCK_KEY = 7_261_524_821  # pg_advisory_lock key: one `rag index` at a time per database
 EF_SEARCH = 100  # HNSW candidates per search (pgvector's default 40 misses more at 100k)
@@ -127,16 +126,8 @@ class Postgres:
         """Replace the index in one transaction: readers see the old one until it commits, and a
         run killed half-way leaves it untouched."""
         dim = int(sentence_vectors.shape[1])
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "embedder": {"name": embedder.name, "dim": embedder.dim},
-            "documents": documents,
-            "chunking": chunking,
-            "counts": {"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)},
-            "next_sentence_id": next_id,
-            "store": "postgresql",
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        manifest = new_manifest(sentences, chunks, documents, embedder=embedder, chunking=chunking, next_id=next_id,
+                                store="postgresql")
         from psycopg.types.json import Jsonb
 
         with self.db() as conn, conn.transaction():

@@ -25,6 +25,18 @@ MAX_SENTENCE_TOKENS = 256
 MAX_QUESTION_TOKENS = 64
 
 
+def split_template(template: str) -> tuple[str, str]:
+    """The rerank template's head (with {sentence}) and the space that starts the question.
+    Sentencepiece vocabularies fold the space into the next word (" Question"): a space before
+    {question} belongs to the question's first token, not to the head."""
+    if "{sentence}" not in template or "{question}" not in template:
+        raise ValueError("the rerank template needs {sentence} and {question}")
+    head, tail = template.rstrip("\n").split("{question}", 1)
+    if tail.strip():
+        raise ValueError("the rerank template must end with {question}")
+    return head.rstrip(" "), " " if head.endswith(" ") else ""
+
+
 class Reranker(Protocol):
     def score(self, question: str, sentences: Sequence[str]) -> list[float]:
         """One score per sentence, higher = more likely to answer the question."""
@@ -40,16 +52,8 @@ class QueryLikelihood:
         import llama_cpp
         from llama_cpp import _internals
 
-        if "{sentence}" not in template or "{question}" not in template:
-            raise ValueError("the rerank template needs {sentence} and {question}")
-        head, tail = template.rstrip("\n").split("{question}", 1)
-        if tail.strip():
-            raise ValueError("the rerank template must end with {question}")
         self.llm = llm
-        # Sentencepiece vocabularies fold the space into the next word (" Question"): a
-        # space before {question} belongs to the question's first token, not to the head.
-        self.head = head.rstrip(" ")
-        self.space = " " if head.endswith(" ") else ""
+        self.head, self.space = split_template(template)
         self.max_candidates = max_candidates
         # Function words are predicted by grammar, not by the passage: scoring only the
         # question's other tokens is as informative and skips their 262k-wide logits rows.

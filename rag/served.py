@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .errors import BackendUnavailable, ModelError
 from .generate import BaseGenerator, Generation
 from .prompts import as_data
-from .rerank import MAX_QUESTION_TOKENS
+from .rerank import MAX_QUESTION_TOKENS, split_template
 
 # A run-on sentence must not blow a rerank request; its first words carry the signal.
 MAX_SENTENCE_CHARS = 1500
@@ -235,14 +235,8 @@ class ServedQueryLikelihood:
 
     def __init__(self, generator: ServedGenerator, template: str, *, max_candidates: int = 8,
                  skip_words: frozenset[str] = frozenset(), **_ignored):
-        if "{sentence}" not in template or "{question}" not in template:
-            raise ValueError("the rerank template needs {sentence} and {question}")
-        head, tail = template.rstrip("\n").split("{question}", 1)
-        if tail.strip():
-            raise ValueError("the rerank template must end with {question}")
         self.generator = generator
-        self.head = head.rstrip(" ")
-        self.space = " " if head.endswith(" ") else ""
+        self.head, self.space = split_template(template)
         self.max_candidates = max_candidates
         self.skip_words = skip_words
         self.pool = ThreadPoolExecutor(max_workers=max_candidates, thread_name_prefix="rag-rerank")

@@ -84,6 +84,23 @@ class Store:
         return self._titles.get(doc)
 
 
+def new_manifest(sentences: list, chunks: list, documents: list[dict], *, embedder, chunking: dict, next_id: int,
+                 **where) -> dict:
+    """What every index records about itself, wherever it lives (`where`: its files, or its store)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedder": {"name": embedder.name, "dim": embedder.dim},
+        "documents": documents,
+        "chunking": chunking,
+        "counts": {"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)},
+        # Sentence ids are never reused: a link to S40 of a removed document must not point
+        # at another sentence later.
+        "next_sentence_id": next_id,
+        **where,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
 def save(
     index_dir: Path,
     sentences: list[Sentence],
@@ -118,19 +135,8 @@ def save(
     }
     for key, name in files.items():
         atomic_write(index_dir / name, payloads[key])
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "embedder": {"name": embedder.name, "dim": embedder.dim},
-        "documents": documents,
-        "chunking": chunking,
-        "counts": {"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)},
-        # Sentence ids are never reused: a link to S40 of a removed document must not point
-        # at another sentence later.
-        "next_sentence_id": next_id,
-        "files": files,
-        "sizes": {key: len(payloads[key]) for key in files},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    manifest = new_manifest(sentences, chunks, documents, embedder=embedder, chunking=chunking, next_id=next_id,
+                            files=files, sizes={key: len(payloads[key]) for key in files})
     atomic_write(index_dir / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
     _remove_unreferenced(index_dir, set(files.values()))
     return manifest
