@@ -181,15 +181,21 @@ class LlamaGenerator(BaseGenerator):
 
     def warm(self, prefix: str) -> float:
         """Evaluate a prompt prefix now, so the next prompt that starts with it only pays for
-        the rest (llama-cpp-python reuses the longest matching token prefix). Returns seconds."""
+        the rest (llama-cpp-python reuses the longest matching token prefix), or read its state
+        back from an earlier process (rag/prefix_cache.py). Returns seconds."""
         if not prefix or self.chat:
             return 0.0
         t0 = time.perf_counter()
         tokens = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False)
         if len(tokens) >= self.n_ctx:  # a tiny context: nothing worth keeping warm
             return 0.0
-        self.llm.reset()
-        self.llm.eval(tokens)
+        from . import prefix_cache
+
+        saved = prefix_cache.state_path(cache_dir() / "prefix", self.path, self.n_ctx, tokens)
+        if not prefix_cache.restore(self.llm, saved, tokens):
+            self.llm.reset()
+            self.llm.eval(tokens)
+            prefix_cache.save(self.llm, saved, tokens)
         return time.perf_counter() - t0
 
     def query_likelihood(self, template: str, **options):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from rag import prefix_cache
 from rag.errors import ModelError
 from rag.generate import LlamaGenerator, check_gguf
 from rag.settings import Settings
@@ -15,6 +16,28 @@ def generator(assistant):
 def test_really_decodes_tokens(generator):
     out = generator.generate("The capital of France is", max_tokens=5)
     assert out.completion_tokens >= 1 and out.text.strip()
+
+
+def test_prefix_state_survives_the_process_through_a_file(generator, tmp_path):
+    """The few-shot prefix's KV state read back from disk decodes exactly as the evaluated one;
+    any other prefix, or a damaged file, is a miss and never a wrong state."""
+    llm = generator.llm
+    prefix = "Paris is the capital of France. Rome is the capital of Italy. Madrid is the capital of"
+    tokens = llm.tokenize(prefix.encode(), add_bos=True, special=False)
+    path = prefix_cache.state_path(tmp_path, generator.path, generator.n_ctx, tokens)
+    assert not prefix_cache.restore(llm, path, tokens)  # nothing saved yet
+    llm.reset()
+    llm.eval(tokens)
+    prefix_cache.save(llm, path, tokens)
+    evaluated = generator.generate(prefix + " Spain. Berlin is", max_tokens=6).text
+    assert prefix_cache.restore(llm, path, tokens) and llm.n_tokens == len(tokens)
+    restored = generator.generate(prefix + " Spain. Berlin is", max_tokens=6).text
+    assert restored == evaluated and restored.strip()
+    assert not prefix_cache.restore(llm, path, tokens[:-1])
+    assert prefix_cache.state_path(tmp_path, generator.path, generator.n_ctx, tokens[:-1]) != path
+    path.write_bytes(b"not a llama.cpp state")
+    assert not prefix_cache.restore(llm, path, tokens)
+    assert generator.generate(prefix + " Spain. Berlin is", max_tokens=6).text == evaluated
 
 
 def test_marker_can_only_name_context_ids(generator):
