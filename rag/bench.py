@@ -250,7 +250,8 @@ def scale(assistant: Assistant, sizes: list[int], questions: list[str], log: Log
                 t0 = time.perf_counter()
                 retriever.search(q)
                 times.append(time.perf_counter() - t0)
-            row = {"sentences": manifest["counts"]["sentences"], "build_s": build_s, "retrieval_s": stats(times),
+            row = {"sentences": manifest["counts"]["sentences"], "build_s": build_s,
+                   "sentences_per_s": manifest["counts"]["sentences"] / build_s, "retrieval_s": stats(times),
                    "index": store.sentence_index.kind}
             index = store.sentence_index.index
             if isinstance(index, faiss.IndexHNSWFlat):  # approximate: how much does it miss?
@@ -267,6 +268,19 @@ def scale(assistant: Assistant, sizes: list[int], questions: list[str], log: Log
                 row["recall_at_10_vs_exact"] = float(np.mean(hits))
             out[str(n)] = row
     return out
+
+
+def embedding(settings: Settings, assistant: Assistant, questions_path: Path, log: Log, n: int = 1000) -> dict:
+    """Both embedding runtimes on n real sentences: the Wikipedia dev article's where the
+    checkout has it (encyclopedia-length sentences), else the indexed ones."""
+    from . import bench_embed
+    from .corpus import split_sentences
+    from .ingest import read
+
+    wiki = questions_path.parent / "squad2-computational-complexity" / "article.txt"
+    texts = ([s.text for s in split_sentences([read(wiki)])] if wiki.exists()
+             else [s.text for s in assistant.store.sentences])
+    return bench_embed.run((texts * (n // len(texts) + 1))[:n], settings.n_threads, log)
 
 
 def peak_rss_mb() -> float:
@@ -305,6 +319,8 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     result["rerank"] = rerank_cache(assistant, questions[:20])
     log("overhead against raw llama.cpp")
     result["overhead"] = overhead(assistant, questions[:10], repeat)
+    log("embedding throughput against the CPU's bound")
+    result["embedding"] = embedding(settings, assistant, path, log)
     if sizes:
         result["scale"] = scale(assistant, list(sizes), questions[:50], log, progress)
     if store:

@@ -53,7 +53,7 @@ class Assistant:
         notify: Notify | None = None,
     ):
         self.settings = settings or Settings()
-        self.embedder = embedder or Embedder()
+        self.embedder = embedder or Embedder(runtime=self.settings.embed_runtime, workers=self.settings.n_threads)
         self.verifier = Verifier(self.embedder)
         self._generator = generator
         self._reranker = reranker

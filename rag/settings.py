@@ -68,7 +68,11 @@ class Settings:
     chunk_weight: float = 0.5
     bm25_weight: float = 1.0
 
-    # Generation.
+    # Who embeds documents: "numpy" (rag/minilm.py on n_threads threads, no torch) or
+    # "sentence-transformers" (the reference; imports torch). Questions always use numpy.
+    embed_runtime: str = field(default_factory=lambda: os.environ.get("RAG_EMBED_RUNTIME") or "numpy")
+
+    # Generation (and embedding: threads).
     n_threads: int = field(default_factory=_physical_cores)
     n_ctx: int = 2048
     # 128 prefilled 660 tok/s vs 599 at 512 here, with a quarter of the compute buffer.

@@ -155,7 +155,11 @@ def test_bench_json_measures_every_part(idx, monkeypatch):
     assert 0 < data["overhead"]["ratio_vs_raw"] < 2 and data["prefix"]["speedup"] > 0
     assert data["overhead"]["raw_tok_per_s"]["median"] > 0
     assert data["rerank"]["fresh_s"]["n"] == 8 and data["rerank"]["speedup"] > 0
+    embedding = data["embedding"]
+    assert embedding["bound_gflops"] > 0 and embedding["tokens_per_text"] > 5
+    assert 0 < embedding["numpy"]["ratio_to_bound"] <= 1.2 and embedding["sentence-transformers"]["texts_per_s"] > 0
     row = data["scale"]["900"]
+    assert row["sentences_per_s"] > 0
     assert row["index"] == "IndexHNSWFlat" and 0.5 <= row["recall_at_10_vs_exact"] <= 1.0
 
 

@@ -9,8 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from rag.minilm import NumpyMiniLM, _erf
-from rag.embed import embedder_path
+from rag.minilm import NumpyMiniLM, _batches, _erf, _gelu
+from rag.embed import Embedder, embedder_path
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """sentence-transformers: the reference every numpy vector is held to."""
+    return Embedder(runtime="sentence-transformers")
 
 
 @pytest.mark.parametrize("x", [-4.0, -1.3, -0.2, 0.0, 0.05, 0.7, 2.5, 6.0])
@@ -20,21 +26,45 @@ def test_erf_matches_math(x):
     assert abs(float(_erf(np.array([x]))[0]) - math.erf(x)) < 2e-7
 
 
-def test_vectors_agree_with_sentence_transformers(assistant, embedder, bundled_questions):
+@pytest.mark.parametrize("x", [-9.0, -3.0, -0.5, 0.0, 0.3, 1.0, 4.0, 12.0])
+def test_gelu_is_the_exact_erf_form(x):
+    import math
+
+    want = 0.5 * x * (1 + math.erf(x / math.sqrt(2)))
+    assert abs(float(_gelu(np.array([[x]], np.float32))[0, 0]) - want) < 1e-5
+
+
+@pytest.mark.parametrize("lengths, budget, want", [
+    ([], 100, []),
+    ([5], 1, [[0]]),  # one text longer than the budget still gets a batch
+    ([3, 1, 2], 100, [[1, 2, 0]]),  # shortest first
+    ([4, 4, 4, 4], 8, [[0, 1], [2, 3]]),  # a batch pads to its longest: 2 x 4 tokens
+    ([1, 1, 9], 10, [[0, 1], [2]]),
+])
+def test_batches_sort_by_length_within_a_token_budget(lengths, budget, want):
+    assert list(_batches(lengths, budget)) == want
+
+
+def test_vectors_agree_with_sentence_transformers(assistant, reference, bundled_questions):
     texts = [s.text for s in assistant.store.sentences] + [q["question"] for q in bundled_questions] + [
         "José and Vardø, 1066?", "x", "a " * 400]  # accents, one token, past the 256-token limit
-    ours = NumpyMiniLM(embedder_path()).encode(texts)
-    reference = embedder.encode(texts)
-    cosines = (ours * reference).sum(1)
+    model = NumpyMiniLM(embedder_path())
+    ours = model.encode(texts)
+    cosines = (ours * reference.encode(texts)).sum(1)
     assert cosines.min() >= 0.999, cosines.min()
+    # Documents go through several threads and small batches: the same vectors, in order.
+    seen = []
+    threaded = model.encode(texts, workers=3, batch_tokens=64, progress=seen.append)
+    assert np.abs(threaded - ours).max() < 1e-5
+    assert sum(seen) == len(texts) and len(seen) > 3
 
 
-def test_retrieval_is_identical_on_the_eval_set(assistant, embedder, bundled_questions):
+def test_retrieval_is_identical_on_the_eval_set(assistant, embedder, reference, bundled_questions):
     retriever = assistant.retriever
     for q in bundled_questions:
         ours = retriever.store.sentence_index.search(embedder.encode_one(q["question"]), 10)
-        reference = retriever.store.sentence_index.search(embedder.encode([q["question"]])[0], 10)
-        assert [i for i, _ in ours] == [i for i, _ in reference], q["question"]
+        theirs = retriever.store.sentence_index.search(reference.encode([q["question"]])[0], 10)
+        assert [i for i, _ in ours] == [i for i, _ in theirs], q["question"]
 
 
 def test_answering_does_not_import_torch(settings, assistant):
