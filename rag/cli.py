@@ -14,7 +14,7 @@ import typer
 from .errors import RagError
 from .settings import checkout_questions
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Ask questions about local documents; every answer cites the sentences behind it.")
 
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR, else "
