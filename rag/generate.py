@@ -134,6 +134,19 @@ def check_gguf(path: Path) -> Path:
 _QUIET_LOG = None
 
 
+class _KeepStreams:
+    """llama-cpp-python's suppress_stdout_stderr, doing nothing (see _silence_llama_logs)."""
+
+    def __init__(self, disable: bool = True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
 def _silence_llama_logs() -> None:
     """Route llama.cpp's C-level log lines to nowhere (they bypass Python's stderr)."""
     global _QUIET_LOG
@@ -142,6 +155,13 @@ def _silence_llama_logs() -> None:
     if _QUIET_LOG is None:
         _QUIET_LOG = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
         llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
+        # Quiet, llama-cpp-python also points file descriptors 1 and 2 at /dev/null while a
+        # model or context loads: process-wide, so whatever another thread printed meanwhile
+        # (an error, the index's progress while the model loads in the background) was lost.
+        # With the callback above nothing is left for it to hide.
+        from llama_cpp import _internals, llama
+
+        llama.suppress_stdout_stderr = _internals.suppress_stdout_stderr = _KeepStreams
 
 
 class LlamaGenerator(BaseGenerator):

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from . import cite, compose, confidence, followup, ground, guard, prompts, served, span
+from . import cite, compose, confidence, followup, ground, guard, preload, prompts, served, span
 from . import store as store_mod
 from .answer import Answer
 from .compose import Composer
@@ -77,7 +77,8 @@ class Assistant:
     def generator(self) -> Generator:
         if self._generator is None:
             t0 = time.perf_counter()
-            self._generator = served.make(self.settings, lambda: LlamaGenerator(self.settings))
+            self._generator = served.make(self.settings,
+                                             lambda: preload.take(self.settings) or LlamaGenerator(self.settings))
             self.load_timings["generator_s"] = time.perf_counter() - t0
         return self._generator
 
