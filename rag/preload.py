@@ -30,15 +30,27 @@ def start(settings) -> None:
             return
         _pending[_key(settings)] = future
 
+    imported = threading.Event()
+
     def load():
         try:
-            from .generate import LlamaGenerator
+            try:
+                from .generate import LlamaGenerator
 
+                import llama_cpp  # noqa: F401  (missing: LlamaGenerator says how to install it)
+            except ImportError:
+                pass
+            finally:
+                imported.set()
             future.set_result(LlamaGenerator(settings))
         except BaseException as exc:  # handed to whoever takes it
             future.set_exception(exc)
 
     threading.Thread(target=load, name="rag-preload-model", daemon=True).start()
+    # Imports hold the GIL: had the caller gone on importing the pipeline meanwhile, the two
+    # would share it and llama.cpp's load would begin ~0.3 s later. The caller's own loading
+    # finishes well before the model's, so it is the one that waits.
+    imported.wait(timeout=5)
 
 
 def take(settings):
