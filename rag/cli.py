@@ -67,21 +67,30 @@ def _user_errors(verbose: bool):
 
 def _progress_printer():
     """A rich progress bar on stderr for long work (embedding), silent when nothing is long."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    import time
+
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     console = _stderr_console()
     if not console.is_terminal:  # logs and pipes: a plain line every 10 %, not a redrawn bar
         shown: dict[tuple[str, int], int] = {}
+        started: dict[tuple[str, int], float] = {}
 
         def plain(label: str, done: int, total: int):
+            key = (label, total)
+            now = time.monotonic()
+            started.setdefault(key, now)
             step = done * 10 // max(total, 1)
-            if step > shown.get((label, total), -1):
-                shown[(label, total)] = step
-                typer.echo(f"embedding {label}: {done}/{total}", err=True)
+            if step > shown.get(key, -1):
+                shown[key] = step
+                rate = done / (now - started[key]) if done and now > started[key] else 0.0
+                eta = f", {(total - done) / rate:.0f} s left at {rate:.0f}/s" if rate and done < total else ""
+                typer.echo(f"embedding {label}: {done}/{total}{eta}", err=True)
 
         return plain
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, transient=True)
+                   TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True)
     tasks: dict[str, int] = {}
 
     def update(label: str, done: int, total: int):
@@ -211,6 +220,9 @@ def bench(
                                                    "with 4 workers generating on this server, against in-process.")] = None,
     store: Annotated[Optional[str], typer.Option("--store", help="Also measure vector search in this PostgreSQL "
                                                  "(pgvector HNSW) against FAISS at --sizes (default 100000).")] = None,
+    vector_sizes: Annotated[str, typer.Option("--vector-sizes", help="Also measure vector search alone on made "
+                                              "vectors at these sizes: FAISS HNSW per efSearch against IVF-Flat "
+                                              "and IVF-PQ (1000000 takes about 20 minutes).")] = "",
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -219,20 +231,24 @@ def bench(
     from .settings import Settings
 
     with _user_errors(verbose):
-        try:
-            scale = [int(x) for x in sizes.split(",") if x.strip()]
-        except ValueError:
-            raise typer.BadParameter(f"--sizes takes whole numbers separated by commas, not {sizes!r}") from None
+        scale, vectors = _sizes("--sizes", sizes), _sizes("--vector-sizes", vector_sizes)
         settings = Settings().with_(index_dir=index_dir, model_path=model, verbose=verbose or None)
         log = lambda m: typer.echo(f"… {m}", err=True)  # stderr: stdout stays one JSON object
         result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=_progress_printer(),
-                               limit=questions, llm_url=llm_url, store=store)
+                               limit=questions, llm_url=llm_url, store=store, vector_sizes=vectors)
     if as_json:
         typer.echo(json.dumps(result))
         return
     from rich.console import Console
 
     Console().print(bench_mod.table(result))
+
+
+def _sizes(option: str, text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes whole numbers separated by commas, not {text!r}") from None
 
 
 @app.command("eval")

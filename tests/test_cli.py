@@ -1,6 +1,7 @@
 """Every command through Typer's CliRunner, on exit code and output, with the real models."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -78,6 +79,15 @@ def test_index_builds_scratch_index(tmp_path):
     assert (tmp_path / "i" / "manifest.json").exists()
 
 
+def test_index_progress_shows_counts_and_time_left(tmp_path):
+    doc = tmp_path / "reports.txt"
+    doc.write_text(" ".join(f"Report {i} says the bridge carried {i * 7} cars in May." for i in range(600)))
+    result = runner.invoke(app, ["index", str(doc), "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"embedding sentences: \d+/600, \d+ s left at \d+/s", result.stderr), result.stderr
+    assert "embedding sentences: 600/600" in result.stderr
+
+
 def test_eval_on_a_subset_writes_predictions(idx, tmp_path):
     lines = [line for line in open("eval/questions.jsonl", encoding="utf-8")]
     subset = tmp_path / "subset.jsonl"
@@ -144,10 +154,14 @@ def test_serve_help_names_its_options():
 
 
 def test_bench_json_measures_every_part(idx, monkeypatch):
+    import rag.bench
     import rag.store
 
     monkeypatch.setattr(rag.store, "APPROX_THRESHOLD", 500)  # exercise the HNSW path and its recall check
-    result = runner.invoke(app, ["bench", "--json", "--repeat", "1", "--sizes", "900", "--questions", "8", *idx])
+    monkeypatch.setattr(rag.bench, "UPDATE_DOCUMENTS", 20)  # every part, at sizes that take seconds
+    monkeypatch.setattr(rag.bench, "EMBED_TEXTS", 300)
+    result = runner.invoke(app, ["bench", "--json", "--repeat", "1", "--sizes", "900", "--questions", "8",
+                                 "--vector-sizes", "4000", *idx])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["cold"]["help_s"]["median"] > 0 and data["cold"]["process_to_first_answer_s"]["n"] == 1
@@ -158,11 +172,15 @@ def test_bench_json_measures_every_part(idx, monkeypatch):
     embedding = data["embedding"]
     assert embedding["bound_gflops"] > 0 and embedding["tokens_per_text"] > 5
     assert 0 < embedding["numpy"]["ratio_to_bound"] <= 1.2 and embedding["sentence-transformers"]["texts_per_s"] > 0
+    vectors = data["vector_stores"]["n_4000"]
+    assert vectors["faiss_hnsw"]["ef_512"]["recall_at_10"] >= vectors["faiss_hnsw"]["ef_64"]["recall_at_10"] - 0.05
+    assert {"ivf_flat", "ivf_pq"} <= set(vectors) and vectors["ivf_flat"]["nprobe_64"]["recall_at_10"] > 0.5
     row = data["scale"]["900"]
     assert row["sentences_per_s"] > 0
     assert row["index"] == "IndexHNSWFlat" and 0.5 <= row["recall_at_10_vs_exact"] <= 1.0
 
 
-def test_bench_rejects_bad_sizes(idx):
-    result = runner.invoke(app, ["bench", "--sizes", "ten", *idx])
-    assert result.exit_code != 0 and "--sizes" in result.output
+@pytest.mark.parametrize("option", ["--sizes", "--vector-sizes"])
+def test_bench_rejects_bad_sizes(idx, option):
+    result = runner.invoke(app, ["bench", option, "ten", *idx])
+    assert result.exit_code != 0 and option in result.output
