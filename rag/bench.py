@@ -81,11 +81,16 @@ def article_index(settings: Settings, assistant: Assistant, repeat: int) -> dict
     return {"build_s": stats(times)}
 
 
-def folder_update(assistant: Assistant, documents: int = 200, progress=None) -> dict:
+UPDATE_DOCUMENTS = 200  # the folder update's size; tests make these smaller
+EMBED_TEXTS = 1000
+
+
+def folder_update(assistant: Assistant, documents: int | None = None, progress=None) -> dict:
     """A folder of `documents` text files: the first build, a re-run on the unchanged folder
     (nothing to embed: only hashing), and a re-run after one file changed."""
     from .indexer import update_index
 
+    documents = documents or UPDATE_DOCUMENTS
     article = [x.text for x in assistant.store.sentences]
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -274,7 +279,7 @@ def scale(assistant: Assistant, sizes: list[int], questions: list[str], log: Log
     return out
 
 
-def embedding(settings: Settings, assistant: Assistant, questions_path: Path, log: Log, n: int = 1000) -> dict:
+def embedding(settings: Settings, assistant: Assistant, questions_path: Path, log: Log, n: int | None = None) -> dict:
     """Both embedding runtimes on n real sentences: the Wikipedia dev article's where the
     checkout has it (encyclopedia-length sentences), else the indexed ones."""
     from . import bench_embed
@@ -284,6 +289,7 @@ def embedding(settings: Settings, assistant: Assistant, questions_path: Path, lo
     wiki = questions_path.parent / "squad2-computational-complexity" / "article.txt"
     texts = ([s.text for s in split_sentences([read(wiki)])] if wiki.exists()
              else [s.text for s in assistant.store.sentences])
+    n = n or EMBED_TEXTS
     return bench_embed.run((texts * (n // len(texts) + 1))[:n], settings.n_threads, log)
 
 
@@ -294,7 +300,8 @@ def peak_rss_mb() -> float:
 
 
 def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log = print, progress=None,
-        limit: int | None = None, llm_url: str | None = None, store: str | None = None) -> dict:
+        limit: int | None = None, llm_url: str | None = None, store: str | None = None,
+        vector_sizes: list[int] = ()) -> dict:
     from .evaluate import load_questions
 
     path = checkout_questions()
@@ -327,11 +334,12 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     result["embedding"] = embedding(settings, assistant, path, log)
     if sizes:
         result["scale"] = scale(assistant, list(sizes), questions[:50], log, progress)
-    if store:
+    if store or vector_sizes:
         from . import bench_vectors
 
         seeds = [x.text for x in assistant.store.sentences] + questions
-        result["vector_stores"] = bench_vectors.run(assistant.embedder, seeds, list(sizes) or [100_000], store, log=log)
+        result["vector_stores"] = bench_vectors.run(assistant.embedder, seeds, list(vector_sizes or sizes or [100_000]),
+                                                    store, log=log, compare=bool(vector_sizes))
     if llm_url:
         from . import bench_serve
 

@@ -30,22 +30,61 @@ def _recall(found: list[list[int]], exact: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(e.tolist())) / len(e) for f, e in zip(found, exact)]))
 
 
-def _faiss(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> dict:
-    import faiss
-
-    t0 = time.perf_counter()
-    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    index.add(vectors)
-    index.hnsw.efSearch = 128
-    build = time.perf_counter() - t0
+def _searches(index, queries: np.ndarray, exact: np.ndarray) -> dict:
     times, found = [], []
     for q in queries:
         t0 = time.perf_counter()
         _, idx = index.search(q[None, :], 10)
         times.append(time.perf_counter() - t0)
         found.append(idx[0].tolist())
-    return {"build_s": build, "p50_ms": 1000 * statistics.median(times), "recall_at_10": _recall(found, exact)}
+    return {"p50_ms": 1000 * statistics.median(times), "recall_at_10": _recall(found, exact)}
+
+
+def _faiss(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray, sweep: bool = False) -> dict:
+    """FAISS HNSW as rag/store.py builds it; with `sweep`, recall and p50 at other efSearch
+    values too (what the store's choice of efSearch rests on)."""
+    import faiss
+
+    from .store import _vector_index
+
+    t0 = time.perf_counter()
+    index = _vector_index(vectors, approximate=True)
+    out = {"build_s": time.perf_counter() - t0, "ef_search": index.hnsw.efSearch,
+           "size_mb": len(faiss.serialize_index(index)) / 2**20, **_searches(index, queries, exact)}
+    if sweep:
+        for ef in (64, 128, 256, 512):
+            index.hnsw.efSearch = ef
+            out[f"ef_{ef}"] = _searches(index, queries, exact)
+    return out
+
+
+def _faiss_ivf(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> dict:
+    """The alternative measured against HNSW: IVF-Flat (k-means lists, exact within them) and
+    IVF-PQ (48-byte codes, re-ranked exactly), recall and p50 per nprobe."""
+    import faiss
+
+    out = {}
+    dim = vectors.shape[1]
+    nlist = int(4 * np.sqrt(len(vectors)))
+    sample = vectors[np.random.default_rng(1).choice(len(vectors), min(len(vectors), 50 * nlist), replace=False)]
+    for name, make in (("ivf_flat", lambda q: faiss.IndexIVFFlat(q, dim, nlist, faiss.METRIC_INNER_PRODUCT)),
+                       ("ivf_pq", lambda q: faiss.IndexIVFPQ(q, dim, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT))):
+        t0 = time.perf_counter()
+        quantizer = faiss.IndexFlatIP(dim)
+        index = make(quantizer)
+        searched = index
+        if name == "ivf_pq":  # codes find candidates, the full vectors re-rank 4 x 10 of them
+            searched = faiss.IndexRefineFlat(index)
+            searched.k_factor = 4
+        searched.train(sample)
+        searched.add(vectors)
+        row = {"build_s": time.perf_counter() - t0, "nlist": nlist,
+               "size_mb": len(faiss.serialize_index(index)) / 2**20}
+        for nprobe in (8, 32, 64):
+            index.nprobe = nprobe
+            row[f"nprobe_{nprobe}"] = _searches(searched, queries, exact)
+        out[name] = row
+    return out
 
 
 def _postgres(url: str, vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> dict:
@@ -76,7 +115,8 @@ def _postgres(url: str, vectors: np.ndarray, queries: np.ndarray, exact: np.ndar
 
 
 def run(embedder, seeds_text: list[str], sizes: list[int], store_url: str | None, log=print,
-        queries: int = 100) -> dict:
+        queries: int = 100, compare: bool = False) -> dict:
+    """`compare`: also sweep HNSW's efSearch and measure IVF-Flat / IVF-PQ (minutes at 1M)."""
     import faiss
 
     rng = np.random.default_rng(0)
@@ -89,7 +129,9 @@ def run(embedder, seeds_text: list[str], sizes: list[int], store_url: str | None
         exact_index = faiss.IndexFlatIP(vectors.shape[1])
         exact_index.add(vectors)
         _, exact = exact_index.search(picks, 10)
-        row = {"faiss_hnsw": _faiss(vectors, picks, exact)}
+        row = {"faiss_hnsw": _faiss(vectors, picks, exact, sweep=compare)}
+        if compare:
+            row.update(_faiss_ivf(vectors, picks, exact))
         if store_url:
             row["pgvector_hnsw"] = _postgres(store_url, vectors, picks, exact)
         out[f"n_{n}"] = row

@@ -43,11 +43,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _vector_index(vectors: np.ndarray):
+def _vector_index(vectors: np.ndarray, approximate: bool | None = None):
     import faiss
 
     dim = vectors.shape[1]
-    if len(vectors) > APPROX_THRESHOLD:
+    if approximate if approximate is not None else len(vectors) > APPROX_THRESHOLD:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 128
