@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_progress import progress_printer, stderr_console
 from .errors import RagError
 from .settings import checkout_questions
 
@@ -65,52 +66,6 @@ def _user_errors(verbose: bool):
         raise typer.Exit(code=1)
 
 
-def _progress_printer():
-    """A rich progress bar on stderr for long work (embedding), silent when nothing is long."""
-    import time
-
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    console = _stderr_console()
-    if not console.is_terminal:  # logs and pipes: a plain line every 10 %, not a redrawn bar
-        shown: dict[tuple[str, int], int] = {}
-        started: dict[tuple[str, int], float] = {}
-
-        def plain(label: str, done: int, total: int):
-            key = (label, total)
-            now = time.monotonic()
-            started.setdefault(key, now)
-            step = done * 10 // max(total, 1)
-            if step > shown.get(key, -1):
-                shown[key] = step
-                rate = done / (now - started[key]) if done and now > started[key] else 0.0
-                eta = f", {(total - done) / rate:.0f} s left at {rate:.0f}/s" if rate and done < total else ""
-                typer.echo(f"embedding {label}: {done}/{total}{eta}", err=True)
-
-        return plain
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def update(label: str, done: int, total: int):
-        if not bar.live.is_started:
-            bar.start()
-        if label not in tasks:
-            tasks[label] = bar.add_task(f"embedding {label}", total=total)
-        bar.update(tasks[label], completed=done)
-        if all(t.finished for t in bar.tasks):
-            bar.stop()
-
-    return update
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
 def _answer_mode(mode: str | None) -> str | None:
     if mode is not None and mode not in ("span", "free", "quote"):
         raise typer.BadParameter(f"--answer-mode is span, free or quote, not {mode!r}")
@@ -127,7 +82,7 @@ def make_assistant(index_dir=None, model_path=None, k=None, verbose=False, prelo
         preload.start(settings)
     from .pipeline import Assistant
 
-    return Assistant(settings, progress=_progress_printer(), notify=lambda m: typer.echo(m, err=True))
+    return Assistant(settings, progress=progress_printer(), notify=lambda m: typer.echo(m, err=True))
 
 
 @app.command()
@@ -146,12 +101,12 @@ def ask(
     verbose: Verbose = False,
 ):
     """Answer QUESTION from the indexed documents, citing the sentences that support it."""
+    global _exit_fast
+    _exit_fast = True  # after its answer or its error, nothing is left to write
     with _user_errors(verbose):
         answer = make_assistant(index_dir, model, k, verbose, preload_model=True, min_confidence=min_confidence,
                                 llm_url=llm_url, llm_api_key=llm_api_key, store=store,
                                 answer_mode=_answer_mode(answer_mode)).ask(question, documents=doc)
-    global _exit_fast
-    _exit_fast = True
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -234,7 +189,7 @@ def bench(
         scale, vectors = _sizes("--sizes", sizes), _sizes("--vector-sizes", vector_sizes)
         settings = Settings().with_(index_dir=index_dir, model_path=model, verbose=verbose or None)
         log = lambda m: typer.echo(f"… {m}", err=True)  # stderr: stdout stays one JSON object
-        result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=_progress_printer(),
+        result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=progress_printer(),
                                limit=questions, llm_url=llm_url, store=store, vector_sizes=vectors)
     if as_json:
         typer.echo(json.dumps(result))
@@ -291,7 +246,7 @@ def eval_(
             assistant.index([corpus])
         from rich.progress import Progress
 
-        with Progress(console=_stderr_console(), transient=True) as bar:
+        with Progress(console=stderr_console(), transient=True) as bar:
             task = bar.add_task("loading models", total=len(qs))
             assistant.load()
             bar.update(task, description="answering")

@@ -8,11 +8,23 @@ then takes the loaded generator instead of loading its own.
 
 from __future__ import annotations
 
+import atexit
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 
 _pending: dict[tuple, Future] = {}
 _lock = threading.Lock()
+
+
+@atexit.register
+def _drop_untaken() -> None:
+    """A model loaded for a command that then failed must be freed before interpreter teardown
+    takes llama_cpp's module apart under its destructor ("Exception ignored in Llama.__del__")."""
+    with _lock:
+        futures = list(_pending.values())
+        _pending.clear()
+    wait(futures, timeout=30)
+    futures.clear()
 
 
 def _key(settings) -> tuple:
