@@ -28,6 +28,26 @@ def test_build_and_load_roundtrip(tmp_path, doc, embedder):
     assert store.sentence_index.count == 2
 
 
+def test_hnsw_indexes_search_as_wide_as_the_store_says(tmp_path, doc, embedder, monkeypatch):
+    """Large indexes are HNSW; one saved with another efSearch is searched with the current one."""
+    import faiss
+
+    monkeypatch.setattr(store_mod, "APPROX_THRESHOLD", 1)
+    settings = Settings(index_dir=tmp_path / "idx")
+    build_index(settings, embedder, [doc])
+    [path] = (tmp_path / "idx").glob("sentences-*.faiss")
+    saved = faiss.read_index(str(path))
+    assert isinstance(saved, faiss.IndexHNSWFlat) and saved.hnsw.efSearch == store_mod.EF_SEARCH
+    saved.hnsw.efSearch = 16
+    faiss.write_index(saved, str(path))
+    store = open_index(settings, embedder)
+    assert store.sentence_index.index.hnsw.efSearch == store_mod.EF_SEARCH
+    question = embedder.encode_one("Who designed it?")
+    hits = store.sentence_index.search(question, 2)
+    exact = sorted(range(2), key=lambda i: -float(store.sentence_index.vector(i) @ question))
+    assert [i for i, _ in hits] == exact
+
+
 def test_directory_with_mixed_files_skips_non_text(tmp_path, doc, embedder):
     (doc.parent / "image.png").write_bytes(b"\x89PNG")
     warnings = []
