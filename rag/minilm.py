@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +22,7 @@ MAX_TOKENS = 256  # sentence_bert_config.json's max_seq_length (tokenizer.json i
 
 
 ROWS = 256  # elementwise work runs over blocks of rows that stay in cache
+_THREADED = threading.Lock()
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -173,7 +175,9 @@ class NumpyMiniLM:
 
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers, "rag-embed") as pool:
+        # One threaded encode at a time: the BLAS limit is process-wide, and two overlapping
+        # ones would restore each other's settings out of order (and share the cores anyway).
+        with _THREADED, threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers, "rag-embed") as pool:
             for picks in pool.map(run, batches):
                 if progress:
                     progress(len(picks))
