@@ -75,8 +75,7 @@ def run(texts: list[str], threads: int, log: Log = print) -> dict:
     """Sentences/s and GFLOP/s of each runtime on `texts`, against the measured bound."""
     rates = gemm_rates(threads)
     bound = max(rates[f"fp32_{threads}_thread_gflops"], rates["fp32_1_thread_gflops"] * threads)
-    numpy_runtime = Embedder(runtime="numpy", workers=threads).load_documents()
-    tokens = sum(numpy_runtime._questions.token_counts(texts))
+    tokens = sum(Embedder().token_counts(texts))
     result: dict = {"texts": len(texts), "tokens_per_text": tokens / len(texts), "gemm": rates,
                     "bound_gflops": bound, "bound_texts_per_s": bound * 1e9 / FLOPS_PER_TOKEN / (tokens / len(texts))}
     for runtime in ("numpy", "sentence-transformers"):

@@ -43,14 +43,12 @@ def _searches(index, queries: np.ndarray, exact: np.ndarray) -> dict:
 def _faiss(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray, sweep: bool = False) -> dict:
     """FAISS HNSW as rag/store.py builds it; with `sweep`, recall and p50 at other efSearch
     values too (what the store's choice of efSearch rests on)."""
-    import faiss
-
-    from .store import _vector_index
+    from .store import _faiss_bytes, _vector_index
 
     t0 = time.perf_counter()
     index = _vector_index(vectors, approximate=True)
     out = {"build_s": time.perf_counter() - t0, "ef_search": index.hnsw.efSearch,
-           "size_mb": len(faiss.serialize_index(index)) / 2**20, **_searches(index, queries, exact)}
+           "size_mb": len(_faiss_bytes(index)) / 2**20, **_searches(index, queries, exact)}
     if sweep:
         for ef in (64, 128, 256, 512):
             index.hnsw.efSearch = ef
@@ -62,6 +60,8 @@ def _faiss_ivf(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> d
     """The alternative measured against HNSW: IVF-Flat (k-means lists, exact within them) and
     IVF-PQ (48-byte codes, re-ranked exactly), recall and p50 per nprobe."""
     import faiss
+
+    from .store import _faiss_bytes
 
     out = {}
     dim = vectors.shape[1]
@@ -79,7 +79,7 @@ def _faiss_ivf(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> d
         searched.train(sample)
         searched.add(vectors)
         row = {"build_s": time.perf_counter() - t0, "nlist": nlist,
-               "size_mb": len(faiss.serialize_index(index)) / 2**20}
+               "size_mb": len(_faiss_bytes(index)) / 2**20}
         for nprobe in (8, 32, 64):
             index.nprobe = nprobe
             row[f"nprobe_{nprobe}"] = _searches(searched, queries, exact)

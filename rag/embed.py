@@ -48,14 +48,14 @@ class Embedder:
         self.runtime = runtime
         self.workers = workers
         self._model = None
-        self._questions = None
+        self._numpy = None
 
     def load(self) -> "Embedder":
         """Ready to embed questions (what answering needs)."""
-        if self._questions is None:
+        if self._numpy is None:
             from .minilm import NumpyMiniLM
 
-            self._questions = NumpyMiniLM(embedder_path())
+            self._numpy = NumpyMiniLM(embedder_path())
         return self
 
     def load_documents(self) -> "Embedder":
@@ -82,7 +82,7 @@ class Embedder:
         sentences/s on a synthetic corpus here."""
         self.load_documents()
         if self.runtime == "numpy":
-            return self._questions.encode(texts, workers=self.workers, progress=progress)
+            return self._numpy.encode(texts, workers=self.workers, progress=progress)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for i in range(0, len(order), self.batch_size):
@@ -94,5 +94,9 @@ class Embedder:
                 progress(len(picks))
         return out
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens each text is embedded as ([CLS] and [SEP] included, 256 at most)."""
+        return self.load()._numpy.token_counts(texts)
+
     def encode_one(self, text: str) -> np.ndarray:
-        return self.load()._questions.encode([text])[0]
+        return self.load()._numpy.encode([text])[0]
