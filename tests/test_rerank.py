@@ -172,3 +172,50 @@ def test_a_failing_reranker_falls_back_to_retrieval_order(scripted):
     answer = fake.ask("Which bodies of the Russian parliament approved the treaty?")
     assert not answer.abstained and answer.citations
     assert fake.reranker is None and "reranking is off" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "rows, tokens",
+    [
+        ([[0.0, 0.0, 0.0, 0.0]], [2]),  # uniform: log 1/4
+        ([[30.0, -30.0, 0.0, 29.9]], [0]),  # soft-capped extremes: nothing overflows
+        ([[30.0, -30.0, 0.0, 29.9]], [1]),
+        ([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], [2, 2]),  # rows are independent
+    ],
+)
+def test_log_probs_match_a_float64_log_softmax(rows, tokens):
+    from rag.rerank import log_probs
+
+    logits = np.asarray(rows, dtype=np.float32)
+    wide = np.asarray(rows, dtype=np.float64)
+    expected = [row[t] - np.log(np.exp(row).sum()) for row, t in zip(wide, tokens)]
+    assert log_probs(logits, tokens) == pytest.approx(expected, abs=1e-5)
+
+
+def test_log_probs_on_a_gemma_wide_row():
+    from rag.rerank import log_probs
+
+    logits = np.random.default_rng(0).normal(0, 4, size=(3, 262_144)).astype(np.float32)
+    wide = logits.astype(np.float64)
+    expected = [wide[i, 7 * i] - np.log(np.exp(wide[i]).sum()) for i in range(3)]
+    assert log_probs(logits, [0, 7, 14]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_question_with_one_candidate_never_builds_the_reranker(assistant):
+    from rag.pipeline import Assistant
+    from tests.conftest import ScriptedGenerator
+
+    class Counting(ScriptedGenerator):
+        built = 0
+
+        def query_likelihood(self, template, **options):
+            Counting.built += 1
+            return ReverseReranker()
+
+    fake = Assistant(assistant.settings.with_(min_confidence=0.0), generator=Counting(copy_spans=True),
+                     embedder=assistant.embedder)
+    fake._retriever = assistant.retriever
+    single = fake.ask("When did Putin give final approval to the treaty?")
+    assert "rerank_s" not in single.timings and Counting.built == 0
+    several = fake.ask("Which bodies of the Russian parliament approved the treaty?")
+    assert "rerank_s" in several.timings and Counting.built == 1
