@@ -91,6 +91,25 @@ def _batches(lengths: list[int], batch_tokens: int):
         start = end
 
 
+def _prepare(w: dict[str, np.ndarray], pre: str) -> dict[str, np.ndarray]:
+    """One layer's weights laid out for `tokens @ weight`: transposed, contiguous, and
+    query/key/value fused into one product."""
+
+    def t(name):
+        return np.ascontiguousarray(w[pre + name + ".weight"].T)
+
+    qkv = ("attention.self.query", "attention.self.key", "attention.self.value")
+    return {
+        "qkv": np.ascontiguousarray(np.concatenate([t(n) for n in qkv], axis=1)),
+        "qkv_b": np.concatenate([w[pre + n + ".bias"] for n in qkv]),
+        "out": t("attention.output.dense"), "out_b": w[pre + "attention.output.dense.bias"],
+        "ln1_w": w[pre + "attention.output.LayerNorm.weight"], "ln1_b": w[pre + "attention.output.LayerNorm.bias"],
+        "up": t("intermediate.dense"), "up_b": w[pre + "intermediate.dense.bias"],
+        "down": t("output.dense"), "down_b": w[pre + "output.dense.bias"],
+        "ln2_w": w[pre + "output.LayerNorm.weight"], "ln2_b": w[pre + "output.LayerNorm.bias"],
+    }
+
+
 class NumpyMiniLM:
     def __init__(self, path: Path):
         from safetensors.numpy import load_file
@@ -102,37 +121,17 @@ class NumpyMiniLM:
         self.eps = config["layer_norm_eps"]
         if config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError("not a BERT model this encoder implements")
-        self.w = load_file(str(path / "model.safetensors"))
+        weights = load_file(str(path / "model.safetensors"))
+        # Laid out once, at load: the first question would otherwise wait for it (80 ms).
+        self._layers = [_prepare(weights, f"encoder.layer.{i}.") for i in range(self.layers)]
+        self.w = {k: v for k, v in weights.items() if not k.startswith("encoder.layer.")}
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
         self.dim = config["hidden_size"]
-        self._layers: dict[int, dict[str, np.ndarray]] = {}
 
     def _p(self, name: str) -> np.ndarray:
         return self.w[name]
-
-    def _layer(self, layer: int) -> dict[str, np.ndarray]:
-        """One layer's weights laid out for `tokens @ weight`: transposed once, contiguous, and
-        query/key/value fused into one product."""
-        if layer not in self._layers:
-            pre = f"encoder.layer.{layer}."
-            w = self.w
-
-            def t(name):
-                return np.ascontiguousarray(w[pre + name + ".weight"].T)
-
-            qkv = ("attention.self.query", "attention.self.key", "attention.self.value")
-            self._layers[layer] = {
-                "qkv": np.ascontiguousarray(np.concatenate([t(n) for n in qkv], axis=1)),
-                "qkv_b": np.concatenate([w[pre + n + ".bias"] for n in qkv]),
-                "out": t("attention.output.dense"), "out_b": w[pre + "attention.output.dense.bias"],
-                "ln1_w": w[pre + "attention.output.LayerNorm.weight"], "ln1_b": w[pre + "attention.output.LayerNorm.bias"],
-                "up": t("intermediate.dense"), "up_b": w[pre + "intermediate.dense.bias"],
-                "down": t("output.dense"), "down_b": w[pre + "output.dense.bias"],
-                "ln2_w": w[pre + "output.LayerNorm.weight"], "ln2_b": w[pre + "output.LayerNorm.bias"],
-            }
-        return self._layers[layer]
 
     def token_counts(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
@@ -195,7 +194,7 @@ class NumpyMiniLM:
         scale = np.float32(1.0 / np.sqrt(h))
         blocked = (1.0 - mask)[:, None, None, :] * np.float32(-1e9)  # padding gets no attention
         for layer in range(self.layers):
-            w = self._layer(layer)
+            w = self._layers[layer]
             qkv = x @ w["qkv"]
             qkv += w["qkv_b"]
             q, k, v = qkv.reshape(b, n, 3, self.heads, h).transpose(2, 0, 3, 1, 4)
