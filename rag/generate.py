@@ -237,7 +237,7 @@ class LlamaGenerator(BaseGenerator):
         llama.cpp context of its own (rag/rerank.py)."""
         from .rerank import QueryLikelihood
 
-        return QueryLikelihood(self.llm, template, **options)
+        return QueryLikelihood(self.llm, template, saved_states=cache_dir() / "rerank", **options)
 
     def count_tokens(self, text: str) -> int:
         # The pipeline counts the final prompt to fit it; generate() asks again: remember one.

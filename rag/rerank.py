@@ -8,11 +8,14 @@ positions (not over all 262k vocabulary rows for every token, as `logits_all` wo
 
 Sentences recur from question to question, so each one's KV state stays in the context
 (least recently used evicted first): a sentence seen before costs only the question's tokens.
+Given a folder, the states also outlive the process (rag/prefix_cache.py): a cold `rag ask`
+reads a sentence an earlier process scored (~1 MB, milliseconds) instead of prefilling it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -23,6 +26,8 @@ from .prompts import as_data
 # batch; the first tokens of either carry the signal.
 MAX_SENTENCE_TOKENS = 256
 MAX_QUESTION_TOKENS = 64
+# Saved sentence states are ~18 KB per token (~1 MB a sentence): keep the newest 256 MB.
+SAVED_STATES_BYTES = 256 << 20
 
 
 def split_template(template: str) -> tuple[str, str]:
@@ -61,7 +66,8 @@ class QueryLikelihood:
     generator's warm KV cache (the few-shot prefix) is never disturbed."""
 
     def __init__(self, llm, template: str, *, n_threads: int, max_candidates: int = 8,
-                 cache_sequences: int = 64, n_ctx: int = 4096, skip_words: frozenset[str] = frozenset()):
+                 cache_sequences: int = 64, n_ctx: int = 4096, skip_words: frozenset[str] = frozenset(),
+                 saved_states: Path | None = None):
         import llama_cpp
         from llama_cpp import _internals
 
@@ -91,6 +97,8 @@ class QueryLikelihood:
         self._cached: OrderedDict[str, tuple[int, int]] = OrderedDict()  # text -> (sequence, tokens kept)
         self._free = list(range(sequences))
         self._used = 0
+        self.saved_states = saved_states
+        self._pruned = False
 
     def _tokens(self, text: str, bos: bool) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
@@ -113,6 +121,28 @@ class QueryLikelihood:
             self.ctx.kv_cache_seq_rm(seq, 0, -1)
             self._free.append(seq)
             self._used -= kept
+
+    def _saved_path(self, tokens: list[int]) -> Path:
+        from . import prefix_cache
+
+        return prefix_cache.state_path(self.saved_states, Path(self.llm.model_path), "rerank", tokens)
+
+    def _read_saved(self, seq: int, tokens: list[int]) -> bool:
+        if self.saved_states is None:
+            return False
+        from . import prefix_cache
+
+        return prefix_cache.read(self.ctx.ctx, self._saved_path(tokens), seq, tokens)
+
+    def _write_saved(self, seq: int, tokens: list[int]) -> None:
+        if self.saved_states is None:
+            return
+        from . import prefix_cache
+
+        prefix_cache.write(self.ctx.ctx, self._saved_path(tokens), seq, tokens)
+        if not self._pruned:  # once a process: a listing of the folder is not free
+            self._pruned = True
+            prefix_cache.prune(self.saved_states, SAVED_STATES_BYTES)
 
     def clear(self) -> None:
         self.ctx.kv_cache_clear()
@@ -156,32 +186,46 @@ class QueryLikelihood:
             # predict the question's first token, and logits are not kept between calls.
             self._cached[s] = (self._free.pop(), len(given[s]) - 1)
             self._used += len(given[s]) - 1
-        rows: list[tuple[int, int, int]] = []  # (candidate, batch row, token it should predict)
-        b = self.batch.batch
-        n = 0
+        fresh = [s for s in fresh if not self._read_saved(self._cached[s][0], given[s][:-1])]
+        if fresh:
+            # Sentences first, the question after, in a decode of its own: the question's
+            # logits are then computed alike whether its sentences were just prefilled, kept
+            # from an earlier question or read from disk (in one mixed batch they moved by up
+            # to 0.07 nats with the batch's make-up), so a score does not depend on history.
+            for s in fresh:
+                self._decode([(self._cached[s][0], 0, given[s][:-1])])
+            for s in fresh:
+                self._write_saved(self._cached[s][0], given[s][:-1])
+        parts, rows = [], []  # rows: (candidate, token it should predict), in batch order
         for k, s in enumerate(sentences):
             seq, kept = self._cached[s]
             self._cached.move_to_end(s)
-            start = 0 if s in fresh else kept
-            tokens = given[s][start:] + asked
-            first_asked = len(tokens) - len(asked)
-            for i, token in enumerate(tokens):
-                b.token[n], b.pos[n], b.seq_id[n][0], b.n_seq_id[n] = token, start + i, seq, 1
-                # The logits at position p predict token p + 1: keep only the question's.
-                want = start + i >= kept and i < len(tokens) - 1 and (i + 1 - first_asked) in scored
-                b.logits[n] = want
-                if want:
-                    rows.append((k, n, tokens[i + 1]))
-                n += 1
-        b.n_tokens = n
-        self.ctx.decode(self.batch)
-        # llama.cpp keeps the requested rows contiguous, in batch order.
-        logits = np.ctypeslib.as_array(self.ctx.get_logits(), shape=(len(rows), self.n_vocab))
-        picked = log_probs(logits, [token for _, _, token in rows])
+            tokens = given[s][kept:] + asked  # the head's last token, then the question
+            parts.append((seq, kept, tokens))
+            rows += [(k, tokens[i + 1]) for i in range(len(tokens) - 1) if i in scored]
+        logits = self._decode(parts, lambda i, tokens: i < len(tokens) - 1 and i in scored)
+        picked = log_probs(logits, [token for _, token in rows])
         total = np.zeros(len(sentences))
-        for (k, _, _), logp in zip(rows, picked):
+        for (k, _), logp in zip(rows, picked):
             total[k] += logp
         for s in sentences:  # drop the question, keep the sentence for next time
             seq, kept = self._cached[s]
             self.ctx.kv_cache_seq_rm(seq, kept, -1)
         return {s: float(t / len(scored)) for s, t in zip(sentences, total)}
+
+    def _decode(self, parts: list[tuple[int, int, list[int]]], wanted=None) -> np.ndarray:
+        """One llama.cpp decode of (sequence, first position, tokens) parts; logits only where
+        wanted(i, tokens) says, returned as rows in batch order (llama.cpp keeps them so)."""
+        b = self.batch.batch
+        n = rows = 0
+        for seq, start, tokens in parts:
+            for i, token in enumerate(tokens):
+                b.token[n], b.pos[n], b.seq_id[n][0], b.n_seq_id[n] = token, start + i, seq, 1
+                b.logits[n] = bool(wanted and wanted(i, tokens))
+                rows += b.logits[n]
+                n += 1
+        b.n_tokens = n
+        self.ctx.decode(self.batch)
+        if not rows:
+            return np.empty((0, self.n_vocab), dtype=np.float32)
+        return np.ctypeslib.as_array(self.ctx.get_logits(), shape=(rows, self.n_vocab))

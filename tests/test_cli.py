@@ -165,6 +165,7 @@ def test_bench_json_measures_every_part(idx, monkeypatch):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["cold"]["help_s"]["median"] > 0 and data["cold"]["process_to_first_answer_s"]["n"] == 1
+    assert data["cold"]["reranked_first_time_s"]["n"] == data["cold"]["reranked_sentences_seen_s"]["n"] == 1
     assert {"embed_s", "dense_s", "bm25_s", "fuse_s", "ttft_s", "decode_tok_per_s", "answer_s"} <= set(data["warm"])
     assert 0 < data["overhead"]["ratio_vs_raw"] < 2 and data["prefix"]["speedup"] > 0
     assert data["overhead"]["raw_tok_per_s"]["median"] > 0

@@ -86,3 +86,23 @@ def test_bad_model_files_give_clear_errors(tmp_path, content, message):
 def test_directory_is_not_a_model(tmp_path):
     with pytest.raises(ModelError, match="not a file"):
         check_gguf(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "sizes, limit, kept",
+    [
+        ([10, 10, 10], 30, [0, 1, 2]),  # within the limit: nothing goes
+        ([10, 10, 10], 25, [1, 2]),  # the oldest goes first
+        ([10, 10, 10], 5, []),
+        ([30, 1, 1], 10, [1, 2]),  # one big old file makes the room
+    ],
+)
+def test_saved_states_are_pruned_oldest_first(tmp_path, sizes, limit, kept):
+    import os
+
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"{i}.kv"
+        path.write_bytes(b"x" * size)
+        os.utime(path, (1000 + i, 1000 + i))
+    prefix_cache.prune(tmp_path, limit)
+    assert sorted(int(p.stem) for p in tmp_path.glob("*.kv")) == kept

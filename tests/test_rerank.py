@@ -219,3 +219,23 @@ def test_a_question_with_one_candidate_never_builds_the_reranker(assistant):
     assert "rerank_s" not in single.timings and Counting.built == 0
     several = fake.ask("Which bodies of the Russian parliament approved the treaty?")
     assert "rerank_s" in several.timings and Counting.built == 1
+
+
+def test_a_score_does_not_depend_on_where_the_sentence_state_came_from(assistant, tmp_path):
+    """Just prefilled, kept from an earlier question, or read from disk by a later process:
+    the same question over the same sentences scores the same (a cold `rag ask` and a long
+    chat must rank alike)."""
+    question = "When was the bridge opened?"
+    sentences = ["The bridge was opened by the mayor in 1932.", "The river floods almost every spring.",
+                 "Tickets cost twelve euros for adults."]
+    first = QueryLikelihood(assistant.generator.llm, TEMPLATE, n_threads=2, max_candidates=4, saved_states=tmp_path)
+    fresh = first.score(question, sentences)
+    assert len(list(tmp_path.glob("*.kv"))) == 3  # one state per sentence
+    assert first.score(question, sentences) == fresh  # kept in memory
+    first.score("Who painted the ceiling?", ["The chapel's ceiling was painted by Anna Berg."])
+    later = QueryLikelihood(assistant.generator.llm, TEMPLATE, n_threads=2, max_candidates=4, saved_states=tmp_path)
+    assert later.score(question, sentences[::-1]) == fresh[::-1]  # read back, in another order
+    for path in tmp_path.glob("*.kv"):
+        path.write_bytes(b"damaged")
+    damaged = QueryLikelihood(assistant.generator.llm, TEMPLATE, n_threads=2, max_candidates=4, saved_states=tmp_path)
+    assert damaged.score(question, sentences) == fresh  # a bad file is a miss, never a wrong state
