@@ -107,7 +107,8 @@ def ask(
         assistant = make_assistant(index_dir, model, k, verbose, preload_model=True, min_confidence=min_confidence,
                                    llm_url=llm_url, llm_api_key=llm_api_key, store=store,
                                    answer_mode=_answer_mode(answer_mode))
-        _left_to_exit.append(assistant)  # freed by the OS at main()'s exit, not when ask returns
+        if _run_by_main:  # freed by the OS at main()'s exit, not when ask returns
+            _left_to_exit.append(assistant)
         answer = assistant.ask(question, documents=doc)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -270,14 +271,18 @@ from . import cli_index, cli_serve  # noqa: E402,F401
 
 # Set by commands that end holding a loaded model and have nothing left to write; what they
 # loaded waits in _left_to_exit (a local would be freed on return, destructors and all: 0.11 s).
+# Only under main(): in-process callers (CliRunner) would keep every model to interpreter exit.
 _exit_fast = False
 _left_to_exit: list = []
+_run_by_main = False
 
 
 def main():
     """The `rag` executable. After `rag ask` the process ends without running destructors: the
     OS frees llama.cpp's model and contexts faster than they free themselves (0.45 s of a cold
     ask here, mostly its 262k-token vocabulary). CliRunner calls `app`, not this."""
+    global _run_by_main
+    _run_by_main = True
     try:
         app()
     except SystemExit as exc:

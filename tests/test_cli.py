@@ -34,6 +34,9 @@ def test_ask_json_prints_exactly_one_object(idx):
     assert "November 9" in data["answer"]
     assert any("final approval on November 9" in c["text"] for c in data["citations"])
     assert all({"id", "text", "score"} <= set(r) for r in data["retrieved"])
+    import rag.cli
+
+    assert rag.cli._left_to_exit == []  # only `rag` itself (main) leaves its model to the OS
 
 
 def test_ask_prints_answer_then_cited_sentences(idx):
