@@ -2,9 +2,10 @@
 question after reading the sentence (mean log P(question | sentence), the UPR idea).
 
 A base model cannot say which sentence answers a question, but it predicts a question's words
-better after the sentence that answers it. One llama.cpp decode scores every candidate: each
-sentence is its own sequence in one batch, and logits are computed only at the question's
-positions (not over all 262k vocabulary rows for every token, as `logits_all` would).
+better after the sentence that answers it. Each sentence is its own sequence: new ones are
+prefilled one per decode, then one decode runs the question after every candidate, with logits
+only at the question's positions (not over all 262k vocabulary rows for every token, as
+`logits_all` would).
 
 Sentences recur from question to question, so each one's KV state stays in the context
 (least recently used evicted first): a sentence seen before costs only the question's tokens.
