@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .compose import STOP
-from .generate import LlamaGenerator, cache_dir
+from .generate import LlamaGenerator, rerank_states_dir
 from .pipeline import Assistant
 from .rerank import QueryLikelihood
 from .errors import RagError
@@ -68,7 +68,7 @@ def cold_start(settings: Settings, repeat: int) -> dict:
     totals = [_wall(ask(COLD_QUESTION))[0] for _ in range(repeat)]
     first, seen = [], []
     for _ in range(repeat):
-        shutil.rmtree(cache_dir() / "rerank", ignore_errors=True)  # a cache: it refills itself
+        shutil.rmtree(rerank_states_dir(), ignore_errors=True)  # a cache: it refills itself
         first.append(_wall(ask(COLD_RERANKED))[0])
         seen.append(_wall(ask(COLD_RERANKED))[0])
     parts = []

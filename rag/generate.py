@@ -87,6 +87,11 @@ def cache_dir() -> Path:
     return Path(base) / "rag"
 
 
+def rerank_states_dir() -> Path:
+    """Where reranked sentences' KV states are kept between processes (rag/rerank.py)."""
+    return cache_dir() / "rerank"
+
+
 def default_model_path() -> Path:
     """Assemble the bundled GGUF once into our cache; later calls cost one stat()."""
     target = cache_dir() / "models" / DEFAULT_MODEL_NAME
@@ -237,7 +242,7 @@ class LlamaGenerator(BaseGenerator):
         llama.cpp context of its own (rag/rerank.py)."""
         from .rerank import QueryLikelihood
 
-        return QueryLikelihood(self.llm, template, saved_states=cache_dir() / "rerank", **options)
+        return QueryLikelihood(self.llm, template, saved_states=rerank_states_dir(), **options)
 
     def count_tokens(self, text: str) -> int:
         # The pipeline counts the final prompt to fit it; generate() asks again: remember one.

@@ -21,6 +21,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from . import prefix_cache
 from .prompts import as_data
 
 # Bounds per candidate: a run-on "sentence" or a 4000-character question must not blow the
@@ -124,22 +125,16 @@ class QueryLikelihood:
             self._used -= kept
 
     def _saved_path(self, tokens: list[int]) -> Path:
-        from . import prefix_cache
-
         return prefix_cache.state_path(self.saved_states, Path(self.llm.model_path), "rerank", tokens)
 
     def _read_saved(self, seq: int, tokens: list[int]) -> bool:
         if self.saved_states is None:
             return False
-        from . import prefix_cache
-
         return prefix_cache.read(self.ctx.ctx, self._saved_path(tokens), seq, tokens)
 
     def _write_saved(self, seq: int, tokens: list[int]) -> None:
         if self.saved_states is None:
             return
-        from . import prefix_cache
-
         prefix_cache.write(self.ctx.ctx, self._saved_path(tokens), seq, tokens)
         if not self._pruned:  # once a process: a listing of the folder is not free
             self._pruned = True
@@ -189,10 +184,10 @@ class QueryLikelihood:
             self._used += len(given[s]) - 1
         fresh = [s for s in fresh if not self._read_saved(self._cached[s][0], given[s][:-1])]
         if fresh:
-            # Sentences first, the question after, in a decode of its own: the question's
-            # logits are then computed alike whether its sentences were just prefilled, kept
-            # from an earlier question or read from disk (in one mixed batch they moved by up
-            # to 0.07 nats with the batch's make-up), so a score does not depend on history.
+            # Each sentence alone, and the question after in a decode of its own: a score is
+            # then the same whether its sentences were just prefilled, kept from an earlier
+            # question or read from disk. In shared batches scores moved with the batch's
+            # make-up (up to 0.13 nats), so they depended on history.
             for s in fresh:
                 self._decode([(self._cached[s][0], 0, given[s][:-1])])
             for s in fresh:
