@@ -28,20 +28,24 @@ def embedder_path() -> Path:
     return path
 
 
-RUNTIMES = ("numpy", "sentence-transformers")
+RUNTIMES = ("onnxruntime", "numpy", "sentence-transformers")
+# onnxruntime's set-up (import, graph, session: ~1.2 s here) pays back only past ~550 texts at
+# its ~1.4x the speed of numpy, so smaller batches (one document, an update) stay on numpy.
+ONNX_MIN_TEXTS = 1000
 
 
 class Embedder:
     """Questions (and claims) are always embedded by rag/minilm.py's numpy MiniLM, ready in well
-    under a second. Documents by the `runtime`: the same numpy encoder on `workers` threads
-    (default), or sentence-transformers, the reference, whose ~5 s torch import then happens
-    when a document is embedded. Both read the same packaged weights and agree to float
-    precision (cosine >= 0.999, tested)."""
+    under a second. Documents by the `runtime`: onnxruntime (default: rag/onnx_minilm.py, the same
+    graph and weights through fused kernels, for ONNX_MIN_TEXTS texts or more, numpy below), the
+    numpy encoder, both on `workers` threads, or sentence-transformers, the reference, whose ~5 s
+    torch import then happens when a document is embedded. All read the same packaged weights and
+    agree to float precision (cosine >= 0.999, tested)."""
 
     name = EMBEDDER_NAME
     dim = EMBEDDER_DIM
 
-    def __init__(self, batch_size: int = 64, runtime: str = "numpy", workers: int = 1):
+    def __init__(self, batch_size: int = 64, runtime: str = "onnxruntime", workers: int = 1):
         if runtime not in RUNTIMES:
             raise ModelError(f"the embedder runtime is one of {', '.join(RUNTIMES)}, not {runtime!r}")
         self.batch_size = batch_size
@@ -49,6 +53,7 @@ class Embedder:
         self.workers = workers
         self._model = None
         self._numpy = None
+        self._onnx = None
 
     def load(self) -> "Embedder":
         """Ready to embed questions (what answering needs)."""
@@ -59,8 +64,8 @@ class Embedder:
         return self
 
     def load_documents(self) -> "Embedder":
-        if self.runtime == "numpy":
-            return self.load()
+        if self.runtime != "sentence-transformers":
+            return self.load()  # onnxruntime's session is made when a batch is large enough
         if self._model is None:
             path = embedder_path()
             # The model is on disk; these make sure no library tries a hub round-trip.
@@ -81,7 +86,9 @@ class Embedder:
         Texts go through in order of length, so a batch pads to similar lengths: 268 vs 165
         sentences/s on a synthetic corpus here."""
         self.load_documents()
-        if self.runtime == "numpy":
+        if self.runtime == "onnxruntime" and len(texts) >= ONNX_MIN_TEXTS:
+            return self._onnx_model().encode(texts, workers=self.workers, progress=progress)
+        if self.runtime != "sentence-transformers":
             return self._numpy.encode(texts, workers=self.workers, progress=progress)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -93,6 +100,17 @@ class Embedder:
             if progress:
                 progress(len(picks))
         return out
+
+    def _onnx_model(self):
+        if self._onnx is None:
+            from .onnx_minilm import OnnxMiniLM
+
+            try:
+                self._onnx = OnnxMiniLM(self.load()._numpy)
+            except ImportError as e:  # onnxruntime and onnx are imported when the session is made
+                raise ModelError(f"{e.name or 'onnxruntime'} is missing: run `make install`, or set "
+                                 "RAG_EMBED_RUNTIME=numpy") from None
+        return self._onnx
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Tokens each text is embedded as ([CLS] and [SEP] included, 256 at most)."""

@@ -1,7 +1,8 @@
 """all-MiniLM-L6-v2 in plain numpy: the same packaged weights (safetensors) and tokenizer
 (`tokenizers`), without importing torch, which costs ~5 s of a cold `rag ask` to embed a dozen
-tokens and of every `rag index`. It embeds questions and documents; sentence-transformers stays
-the reference (and a runtime to choose, Settings.embed_runtime). tests/test_minilm.py holds the
+tokens and of every `rag index`. It embeds questions and small batches of documents (large ones
+go through rag/onnx_minilm.py, the same pass in onnxruntime); sentence-transformers stays the
+reference (and a runtime to choose, Settings.embed_runtime). tests/test_minilm.py holds the
 two to cosine >= 0.999 and identical retrieval on the eval set.
 
 BERT: embeddings + LayerNorm, 6 x (self-attention, LayerNorm, GELU feed-forward, LayerNorm),
@@ -137,7 +138,8 @@ class NumpyMiniLM:
         return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
 
     def encode(self, texts: list[str], *, batch_tokens: int = 2048, workers: int = 1,
-               progress: Callable[[int], None] | None = None) -> np.ndarray:
+               progress: Callable[[int], None] | None = None,
+               forward: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """L2-normalised float32 vectors, one per text, in the order given.
 
         Texts are embedded shortest first, in batches of about `batch_tokens` tokens (padding
@@ -145,7 +147,10 @@ class NumpyMiniLM:
         many threads, each with a single-threaded BLAS: numpy releases the GIL in every
         product and elementwise step, and the elementwise half of the work (GELU, softmax,
         LayerNorm) runs on all cores too, not only the products (84 against 64 sentences/s
-        on two cores here). `progress` gets the number of texts each finished batch held."""
+        on two cores here). `progress` gets the number of texts each finished batch held.
+        `forward` (ids, mask -> pooled vectors) replaces this class's own pass: another runtime
+        (rag/onnx_minilm.py) reuses the tokenizer, batching and threads."""
+        forward = forward or self._forward
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = [len(e.ids) for e in encodings]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -161,7 +166,7 @@ class NumpyMiniLM:
             for row, i in enumerate(picks):
                 ids[row, : lengths[i]] = encodings[i].ids
                 mask[row, : lengths[i]] = 1.0
-            out[picks] = self._forward(ids, mask)
+            out[picks] = forward(ids, mask)
             return picks
 
         if workers <= 1 or len(batches) <= 1:
@@ -215,7 +220,11 @@ class NumpyMiniLM:
             down += w["down_b"]
             down += x
             x = _layer_norm(down, w["ln2_w"], w["ln2_b"], self.eps)
-        x = x.reshape(b, n, d)
-        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return pool(x.reshape(b, n, d), mask)
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over real tokens, L2-normalised (the model's 1_Pooling config): (b, n, d) -> (b, d)."""
+    pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -176,6 +176,8 @@ def test_bench_json_measures_every_part(idx, monkeypatch):
     embedding = data["embedding"]
     assert embedding["bound_gflops"] > 0 and embedding["tokens_per_text"] > 5
     assert 0 < embedding["numpy"]["ratio_to_bound"] <= 1.2 and embedding["sentence-transformers"]["texts_per_s"] > 0
+    assert 0 < embedding["onnxruntime"]["ratio_to_bound"] <= 1.2 and embedding["onnxruntime"]["setup_s"] > 0
+    assert embedding["gemm"]["ort_int8_1_thread_gflops"] > 0
     vectors = data["vector_stores"]["n_4000"]
     assert vectors["faiss_hnsw"]["ef_512"]["recall_at_10"] >= vectors["faiss_hnsw"]["ef_64"]["recall_at_10"] - 0.05
     assert {"ivf_flat", "ivf_pq"} <= set(vectors) and vectors["ivf_flat"]["nprobe_64"]["recall_at_10"] > 0.5
