@@ -82,6 +82,14 @@ def bundled_questions() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def embedding_texts(assistant, bundled_questions) -> list[str]:
+    """What every embedding runtime is held to the reference on: the article, the eval questions
+    and the edge cases."""
+    return [s.text for s in assistant.store.sentences] + [q["question"] for q in bundled_questions] + [
+        "José and Vardø, 1066?", "x", "a " * 400]  # accents, one token, past the 256-token limit
+
+
+@pytest.fixture(scope="session")
 def bundled_predictions(assistant, bundled_questions) -> list[dict]:
     """The bundled eval set answered in-process on the FAISS index: what a served backend
     (tests/test_served.py, tests/test_pgstore.py) must agree with."""

@@ -1,5 +1,6 @@
-"""The numpy MiniLM that embeds questions against sentence-transformers, the reference: same
-vectors, same retrieval, and answering a question never imports torch."""
+"""The numpy MiniLM that embeds questions (and its onnxruntime twin for documents) against
+sentence-transformers, the reference: same vectors, same retrieval, and answering a question
+never imports torch."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from rag.minilm import NumpyMiniLM, _batches, _erf, _gelu
 from rag.embed import Embedder, embedder_path
+from rag.onnx_minilm import OnnxMiniLM
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +47,12 @@ def test_batches_sort_by_length_within_a_token_budget(lengths, budget, want):
     assert list(_batches(lengths, budget)) == want
 
 
-def test_vectors_agree_with_sentence_transformers(assistant, reference, bundled_questions):
-    texts = [s.text for s in assistant.store.sentences] + [q["question"] for q in bundled_questions] + [
-        "José and Vardø, 1066?", "x", "a " * 400]  # accents, one token, past the 256-token limit
+@pytest.mark.parametrize("runtime", ["numpy", "onnxruntime"])
+def test_vectors_agree_with_sentence_transformers(runtime, reference, embedding_texts):
+    texts = embedding_texts
     model = NumpyMiniLM(embedder_path())
+    if runtime == "onnxruntime":
+        model = OnnxMiniLM(model)
     ours = model.encode(texts)
     cosines = (ours * reference.encode(texts)).sum(1)
     assert cosines.min() >= 0.999, cosines.min()

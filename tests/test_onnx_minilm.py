@@ -1,5 +1,5 @@
 """The onnxruntime MiniLM that embeds large batches of documents: the same vectors as the numpy
-encoder and the sentence-transformers reference, the same retrieval, and chosen by batch size."""
+encoder (and the reference: tests/test_minilm.py), the same retrieval, and chosen by batch size."""
 
 from __future__ import annotations
 
@@ -22,23 +22,9 @@ def onnx_model(numpy_model):
     return OnnxMiniLM(numpy_model)
 
 
-@pytest.fixture(scope="module")
-def texts(assistant, bundled_questions):
-    return [s.text for s in assistant.store.sentences] + [q["question"] for q in bundled_questions] + [
-        "José and Vardø, 1066?", "x", "a " * 400]  # accents, one token, past the 256-token limit
-
-
-def test_vectors_agree_with_numpy_and_the_reference(onnx_model, numpy_model, texts):
-    ours = onnx_model.encode(texts)
-    assert np.abs(ours - numpy_model.encode(texts)).max() < 1e-5
-    reference = Embedder(runtime="sentence-transformers").encode(texts)
-    cosines = (ours * reference).sum(1)
-    assert cosines.min() >= 0.999, cosines.min()
-    # Threads and small batches (padding inside a batch) change nothing, and progress adds up.
-    seen = []
-    threaded = onnx_model.encode(texts, workers=2, batch_tokens=64, progress=seen.append)
-    assert np.abs(threaded - ours).max() < 1e-5
-    assert sum(seen) == len(texts) and len(seen) > 3
+def test_vectors_agree_with_numpy(onnx_model, numpy_model, embedding_texts):
+    # Against the reference, threaded, with progress: tests/test_minilm.py, for both runtimes.
+    assert np.abs(onnx_model.encode(embedding_texts) - numpy_model.encode(embedding_texts)).max() < 1e-5
 
 
 def test_an_index_it_builds_retrieves_what_numpys_does(onnx_model, numpy_model, assistant, bundled_questions):
