@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .bm25 import BM25Index
+from .lang import language
 from .settings import Settings
 from .store import Store
 
@@ -43,27 +45,6 @@ class Retrieval:
         return max((p.dense for p in self.passages), default=0.0)
 
 
-class BM25Index:
-    def __init__(self, texts: list[str]):
-        import bm25s
-        import Stemmer
-
-        self._bm25s = bm25s
-        self._stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
-        self._index = bm25s.BM25()
-        self._index.index(tokens, show_progress=False)
-        self._n = len(texts)
-
-    def scores(self, query: str) -> np.ndarray:
-        tokens = self._bm25s.tokenize(
-            [query], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
-        )[0]
-        if not tokens:  # bm25s raises on an empty query
-            return np.zeros(self._n, dtype=np.float32)
-        return np.asarray(self._index.get_scores(tokens), dtype=np.float32)
-
-
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
     n = min(n, len(scores))
     idx = np.argpartition(-scores, n - 1)[:n]
@@ -75,7 +56,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self.bm25 = BM25Index([s.text for s in store.sentences])
+        self.bm25 = BM25Index([s.text for s in store.sentences], language(settings.language))
         # sentence position -> chunk positions that contain it
         self._chunks_of: dict[int, list[int]] = {}
         for ci, chunk in enumerate(store.chunks):

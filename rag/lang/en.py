@@ -84,6 +84,12 @@ STOPWORDS = frozenset(
     "into over under after before between what which who whom whose when where why how according article "
     "says said say whats name named called term kind type".split()
 )
+# The short list BM25 leaves out (Lucene's and scikit-learn's English list, as bm25s has it; the
+# list above is the gates' and is longer: BM25 keeps "who", "when", "after").
+BM25_STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with".split()
+)
 # Light and irregular verbs the stemmer cannot match to the sentence's form ("gave" / "give"):
 # they carry no fact of their own, so they are not counted as words the model added.
 LIGHT_VERBS = frozenset("give gave given make made take took taken get got gotten go went gone come came hold held "
