@@ -8,7 +8,12 @@ LLAMA_VERSION := 0.3.36
 # Xeons we run on; a portable build works. pip's wheel cache ignores CMAKE_ARGS,
 # so the wheel is built once, with the flag, into a wheelhouse keyed by the flag.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
-WHEELHOUSE ?= $(HOME)/.cache/rag/wheelhouse/llama-cpp-python-$(LLAMA_VERSION)-native-off
+# Our fixes to the llama.cpp it vendors (patches/llama.cpp/README.md says what each buys);
+# the wheelhouse is keyed by them too, so changing a patch rebuilds the wheel.
+LLAMA_PATCHES := $(sort $(wildcard patches/llama.cpp/*.patch))
+LLAMA_PATCH_ID := $(shell cat $(LLAMA_PATCHES) /dev/null | sha256sum | cut -c1-10)
+WHEELHOUSE ?= $(HOME)/.cache/rag/wheelhouse/llama-cpp-python-$(LLAMA_VERSION)-native-off-$(LLAMA_PATCH_ID)
+LLAMA_SRC := $(WHEELHOUSE)/src/llama_cpp_python-$(LLAMA_VERSION)
 QUESTION ?= When did Putin give final approval to the treaty?
 # Installed as a tool, rag keeps its index in the user's data directory; from the checkout
 # the make targets keep using ./index.
@@ -37,16 +42,22 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(WHEELHOUSE)/.built: | $(BIN)/python
-	mkdir -p $(WHEELHOUSE)
-	@echo "Building llama-cpp-python $(LLAMA_VERSION) (portable CPU build, about 4 minutes on 2 cores)..."
+	rm -rf $(WHEELHOUSE)/src && mkdir -p $(WHEELHOUSE)/src
+	$(BIN)/pip download -q --no-deps --no-binary :all: -d $(WHEELHOUSE)/src llama-cpp-python==$(LLAMA_VERSION)
+	tar -xzf $(WHEELHOUSE)/src/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(WHEELHOUSE)/src
+	for p in $(LLAMA_PATCHES); do patch -s -p1 -d $(LLAMA_SRC)/vendor/llama.cpp < $$p || exit 1; done
+	@echo "Building llama-cpp-python $(LLAMA_VERSION) (portable CPU build, about 13 minutes on 2 cores)..."
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(BIN)/pip wheel --no-cache-dir --no-deps -w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_VERSION)
+		$(BIN)/pip wheel -q --no-cache-dir --no-deps -w $(WHEELHOUSE) $(LLAMA_SRC)
+	rm -rf $(WHEELHOUSE)/src
 	touch $@
 
 # torch first and pinned: unpinned, a dependency pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml $(WHEELHOUSE)/.built | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	@# same version number as an unpatched build already installed: pip would keep that one
+	$(BIN)/pip install -q --force-reinstall --no-deps $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 

@@ -35,6 +35,45 @@ def test_quiet_logs_are_dropped_in_c_not_python():
     callback(2, b"a log line\n", None)  # takes the callback's arguments and returns
 
 
+LOAD_LOG = """
+import ctypes, json, sys
+import llama_cpp
+lines = []
+
+@llama_cpp.llama_log_callback
+def keep(level, text, user_data):
+    lines.append(text.decode("utf-8", "replace"))
+
+llama_cpp.llama_log_set(keep, ctypes.c_void_p(0))
+params = llama_cpp.llama_model_default_params()
+params.vocab_only = True
+vocab = llama_cpp.llama_model_get_vocab(llama_cpp.llama_model_load_from_file(sys.argv[1].encode(), params))
+text = lambda i: llama_cpp.llama_vocab_get_text(vocab, i).decode()
+eog = [text(i) for i in range(llama_cpp.llama_vocab_n_tokens(vocab)) if llama_cpp.llama_vocab_is_eog(vocab, i)]
+print(json.dumps({"log": [l for l in lines if " kv " in l], "eot": text(llama_cpp.llama_vocab_eot(vocab)), "eog": eog}))
+"""
+
+
+def test_patched_load_logs_and_finds_special_tokens_as_before(generator):
+    """patches/llama.cpp changes how fast a GGUF loads, not what the load says or finds: the
+    metadata log still shows 40 characters of each array (now formatted from 16 elements, not
+    262k), and the special-token scan (now comparing sizes first) finds gemma's end tokens."""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", LOAD_LOG, str(generator.path)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    values = {line.split()[4]: line.split(" = ", 1)[1].rstrip("\n") for line in found["log"]}
+    assert values["tokenizer.ggml.tokens"] == '["<pad>", "<eos>", "<bos>", "<unk>", ...'
+    assert values["tokenizer.ggml.scores"] == "[-1000.000000, -1000.000000, -1000.00..."
+    assert values["tokenizer.ggml.token_type"].startswith("[3, 3, 3, 3, 3, 4, ")
+    assert all(len(v) <= 40 for v in values.values())
+    assert found["eot"] == "<end_of_turn>"
+    assert {"<eos>", "<end_of_turn>"} <= set(found["eog"]) and len(found["eog"]) == 3
+
+
 def test_prefix_state_survives_the_process_through_a_file(generator, tmp_path):
     """The few-shot prefix's KV state read back from disk decodes exactly as the evaluated one;
     any other prefix, or a damaged file, is a miss and never a wrong state."""
