@@ -58,9 +58,10 @@ class Embedder:
     def load(self) -> "Embedder":
         """Ready to embed questions (what answering needs)."""
         if self._numpy is None:
+            from .generate import cache_dir
             from .minilm import NumpyMiniLM
 
-            self._numpy = NumpyMiniLM(embedder_path())
+            self._numpy = NumpyMiniLM(embedder_path(), cache=cache_dir() / "weights")
         return self
 
     def load_documents(self) -> "Embedder":

@@ -111,10 +111,27 @@ def _prepare(w: dict[str, np.ndarray], pre: str) -> dict[str, np.ndarray]:
     }
 
 
+LAYOUT = "minilm-layout-1"  # bump when _prepare lays weights out differently: older caches miss
+
+
+def _laid_out(source: Path, layers: int) -> dict[str, np.ndarray]:
+    """Every weight the encoder reads, by one flat name: `layer.I.NAME` for the prepared layers."""
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(source))
+    flat = {k: v for k, v in weights.items() if not k.startswith("encoder.layer.")}
+    for i in range(layers):
+        flat.update({f"layer.{i}.{k}": v for k, v in _prepare(weights, f"encoder.layer.{i}.").items()})
+    return flat
+
+
 class NumpyMiniLM:
-    def __init__(self, path: Path):
-        from safetensors.numpy import load_file
+    def __init__(self, path: Path, cache: Path | None = None):
+        """`cache`: a folder where the laid-out weights are kept for later processes
+        (rag/weights_cache.py); None reads and lays them out every time."""
         from tokenizers import Tokenizer
+
+        from . import weights_cache
 
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         self.heads = config["num_attention_heads"]
@@ -122,10 +139,12 @@ class NumpyMiniLM:
         self.eps = config["layer_norm_eps"]
         if config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError("not a BERT model this encoder implements")
-        weights = load_file(str(path / "model.safetensors"))
-        # Laid out once, at load: the first question would otherwise wait for it (80 ms).
-        self._layers = [_prepare(weights, f"encoder.layer.{i}.") for i in range(self.layers)]
-        self.w = {k: v for k, v in weights.items() if not k.startswith("encoder.layer.")}
+        source = path / "model.safetensors"
+        # Laid out at load, not on the first question (80 ms), and kept on disk for the next process.
+        flat = weights_cache.load(source, LAYOUT, cache, lambda: _laid_out(source, self.layers))
+        self._layers = [{k[len(f"layer.{i}."):]: v for k, v in flat.items() if k.startswith(f"layer.{i}.")}
+                        for i in range(self.layers)]
+        self.w = {k: v for k, v in flat.items() if not k.startswith("layer.")}
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()

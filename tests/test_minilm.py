@@ -63,6 +63,19 @@ def test_vectors_agree_with_sentence_transformers(runtime, reference, embedding_
     assert sum(seen) == len(texts) and len(seen) > 3
 
 
+def test_weights_mapped_from_the_cache_embed_bit_for_bit(tmp_path, embedding_texts):
+    """A later process maps the laid-out weights (rag/weights_cache.py) instead of reading and
+    laying them out: the same vectors, exactly, and the ONNX graph built from them too."""
+    fresh = NumpyMiniLM(embedder_path())
+    NumpyMiniLM(embedder_path(), cache=tmp_path)  # writes the cache
+    mapped = NumpyMiniLM(embedder_path(), cache=tmp_path)
+    assert len(list(tmp_path.glob("*.bin"))) == 1
+    assert not mapped._layers[0]["qkv"].flags.writeable  # really the mapped file
+    assert np.array_equal(mapped.encode(embedding_texts), fresh.encode(embedding_texts))
+    onnx = OnnxMiniLM(mapped).encode(embedding_texts[:8])
+    assert np.abs(onnx - fresh.encode(embedding_texts[:8])).max() < 1e-5
+
+
 def test_retrieval_is_identical_on_the_eval_set(assistant, embedder, reference, bundled_questions):
     retriever = assistant.retriever
     for q in bundled_questions:
