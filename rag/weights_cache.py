@@ -1,9 +1,9 @@
 """Arrays computed once from a model file, kept on disk and memory-mapped by later processes.
 
 The question embedder's weights are read (87 MB) and laid out for its products (transposed, query/
-key/value fused) on every cold start: 0.3 s of `rag ask`'s main thread, longer than the GGUF's load
-beside it. Mapped from a file already laid out, they are ready in a few milliseconds and paged in
-from the OS cache by the first product.
+key/value fused) on every cold start: 0.3 s of `rag ask`'s main thread, which runs beside the GGUF's
+load and was the longer of the two. Mapped from a file already laid out, they are ready in a few
+milliseconds and paged in from the OS cache by the first product.
 
 One file per source and layout: a header (JSON: the key, each array's offset, shape and dtype) then
 the arrays, 64-byte aligned. The key is the source's path, size and mtime plus the caller's layout
