@@ -58,7 +58,7 @@ class Embedder:
     def load(self) -> "Embedder":
         """Ready to embed questions (what answering needs)."""
         if self._numpy is None:
-            from .generate import cache_dir
+            from .settings import cache_dir
             from .minilm import NumpyMiniLM
 
             self._numpy = NumpyMiniLM(embedder_path(), cache=cache_dir() / "weights")

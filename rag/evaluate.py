@@ -40,7 +40,7 @@ def corpus_index_dir(corpus: Path, settings) -> Path:
     corpus's content and the settings that shape an index, so a changed file gets a new one."""
     import hashlib
 
-    from .generate import cache_dir
+    from .settings import cache_dir
 
     if not corpus.exists():
         raise QuestionFileError(f"corpus not found: {corpus}")

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Protocol
 
 from .cite import CitationConstraint, TokenTable
 from .errors import ModelError
-from .settings import Settings
+from .settings import Settings, cache_dir
 from .span import SpanConstraint
 
 DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -80,11 +80,6 @@ class BaseGenerator:
 
     def query_likelihood(self, template: str, **options):
         return None
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rag"
 
 
 def rerank_states_dir() -> Path:

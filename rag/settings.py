@@ -34,6 +34,12 @@ def default_index_dir() -> Path:
     return platformdirs.user_data_path("rag", appauthor=False) / "index"
 
 
+def cache_dir() -> Path:
+    """Where rag keeps what it can rebuild: the assembled GGUF, KV states, laid-out weights."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rag"
+
+
 def _default_prompts_dir() -> Path:
     # A wheel carries prompts/ as rag/prompts; a source checkout keeps it at the top level.
     shipped = PACKAGE_DIR / "prompts"
