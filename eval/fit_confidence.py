@@ -5,7 +5,7 @@
 Label: the answer it gave (or withheld) is right. Every feature is standardised and a logistic
 regression is fitted by Newton's method with a small L2 penalty. A feature whose weight comes
 out negative is dropped and the model refitted: each feature is oriented so that higher should
-mean more trustworthy to a user (rag/confidence.py), and a negative weight would mean it learned
+mean more trustworthy to a user (rag/gates/confidence.py), and a negative weight would mean it learned
 how a benchmark was built (SQuAD 2.0's unanswerable questions copy a sentence and change one
 detail), not something true of documents in general. The threshold is the highest confidence
 that still lets through --keep (97 %) of the right answers on the fitting sets: with the default
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from rag.confidence import FEATURES, MODEL_FILE  # noqa: E402
-from rag.evaluate import contains_answer, load_questions  # noqa: E402
-from rag.store import atomic_write  # noqa: E402
+from rag.gates.confidence import FEATURES, MODEL_FILE  # noqa: E402
+from rag.stores.store import atomic_write  # noqa: E402
+from rag.tools.evaluate import contains_answer, load_questions  # noqa: E402
 
 
 def rows(pair: str, answerable_only: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:

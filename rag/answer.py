@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
-from .retrieve import Passage
+from .retrieval.retrieve import Passage
 
 
 def location(doc: str, page: int | None = None, section: str | None = None) -> str:
@@ -61,7 +61,7 @@ class Answer:
     # Query-likelihood score of each candidate sentence (id -> mean log-prob), when reranked.
     rerank: dict[str, float] = field(default_factory=dict)
     # How far to trust the answer: estimated probability that it is right (0..1), from the
-    # signals in `features` (rag/confidence.py). None when a gate abstained before any answer.
+    # signals in `features` (rag/gates/confidence.py). None when a gate abstained before any answer.
     confidence: float | None = None
     features: dict[str, float] = field(default_factory=dict)
     # A short code for how the answer was formed or why it abstained (per-reason eval breakdown).

@@ -7,20 +7,24 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from . import cite, compose, confidence, followup, ground, guard, preload, prompts, served, span
-from . import store as store_mod
+from . import prompts
 from .answer import Answer
-from .compose import Composer
-from .confidence import ConfidenceModel
-from .embed import Embedder
+from .embedding.embed import Embedder
 from .errors import IndexError_, QuestionError
-from .generate import Generator, LlamaGenerator
+from .gates import confidence, guard
+from .gates.confidence import ConfidenceModel
+from .generation import preload, served
+from .generation.generate import Generator, LlamaGenerator
+from .grounding import cite, compose, ground, span
+from .grounding.compose import Composer
+from .grounding.verify import Verifier
+from .ingest.indexer import IndexReport, Notify, Progress, open_index, update_index
 from .lang import language
-from .indexer import IndexReport, Notify, Progress, open_index, update_index
-from .rerank import Reranker
-from .retrieve import Passage, Retrieval, Retriever
+from .retrieval import followup
+from .retrieval.rerank import Reranker
+from .retrieval.retrieve import Passage, Retrieval, Retriever
 from .settings import Settings
-from .verify import Verifier
+from .stores import store as store_mod
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -109,7 +113,7 @@ class Assistant:
 
     @property
     def where(self):
-        """Where the index lives: a directory, or PostgreSQL with --store (rag/store.py)."""
+        """Where the index lives: a directory, or PostgreSQL with --store (rag/stores/store.py)."""
         if self._where is None:
             self._where = store_mod.location(self.settings)
         return self._where

@@ -74,8 +74,8 @@ class Settings:
     chunk_weight: float = 0.5
     bm25_weight: float = 1.0
 
-    # Who embeds documents: "onnxruntime" (rag/onnx_minilm.py for large batches, numpy for small
-    # ones), "numpy" (rag/minilm.py), both on n_threads threads without torch, or
+    # Who embeds documents: "onnxruntime" (rag/embedding/onnx_minilm.py for large batches, numpy for small
+    # ones), "numpy" (rag/embedding/minilm.py), both on n_threads threads without torch, or
     # "sentence-transformers" (the reference; imports torch). Questions always use numpy.
     embed_runtime: str = field(default_factory=lambda: os.environ.get("RAG_EMBED_RUNTIME") or "onnxruntime")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.generate import BaseGenerator, Generation
+from rag.generation.generate import BaseGenerator, Generation
 from rag.pipeline import Assistant
 from rag.settings import BUNDLED_CORPUS, Settings
 
@@ -75,8 +75,8 @@ def scripted(assistant):
 
 @pytest.fixture(scope="session")
 def bundled_questions() -> list[dict]:
-    from rag.evaluate import load_questions
     from rag.settings import PROJECT_ROOT
+    from rag.tools.evaluate import load_questions
 
     return load_questions(PROJECT_ROOT / "eval" / "questions.jsonl")
 
@@ -92,8 +92,8 @@ def embedding_texts(assistant, bundled_questions) -> list[str]:
 @pytest.fixture(scope="session")
 def bundled_predictions(assistant, bundled_questions) -> list[dict]:
     """The bundled eval set answered in-process on the FAISS index: what a served backend
-    (tests/test_served.py, tests/test_pgstore.py) must agree with."""
-    from rag import evaluate
+    (tests/generation/test_served.py, tests/stores/test_pgstore.py) must agree with."""
+    from rag.tools import evaluate
 
     return evaluate.run(assistant, bundled_questions)
 

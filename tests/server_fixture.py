@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from rag.server import create_app
+from rag.apps.server import create_app
 
 
 @contextmanager

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag import ingest
-from rag.corpus import split_sentences
 from rag.errors import CorpusError
+from rag.ingest.corpus import split_sentences
 from rag.ingest.pdf import reflow
 from tests.documents import make_docx, make_html, make_pdf, make_scanned_pdf
 

@@ -1,0 +1,1 @@
+"""Whether to answer at all: the answerability checks and the one calibrated confidence."""

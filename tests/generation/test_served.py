@@ -1,0 +1,247 @@
+"""Generation on llama.cpp's real HTTP server (`--llm-url`): what it declares, that spans and
+citations keep their guarantees, that it agrees with the in-process backend, and that a server
+that stops and comes back costs one clear error, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from rag import prompts
+from rag.apps.cli import app
+from rag.apps.server import create_app
+from rag.errors import BackendUnavailable
+from rag.generation import served
+from rag.grounding import span
+from rag.pipeline import Assistant
+from rag.tools import evaluate
+
+from ..conftest import agreement
+from ..llm_server_fixture import LlamaServer, PlainOpenAI
+
+pytest.importorskip("xllamacpp", reason="llama.cpp's server comes from the xllamacpp wheel (dev extra)")
+
+APPROVAL = "before Putin provided his final approval on November 9"
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
+    ("https://user:s3cret@llm.example:8443/v1?key=abc", "https://llm.example:8443/v1"),
+    ("http://[::1]:9000/v1", "http://::1:9000/v1"),
+])
+def test_safe_url_drops_credentials_and_query(url, shown):
+    assert served.safe_url(url) == shown
+
+
+@pytest.mark.parametrize("text, literal", [
+    ("plain", '"plain"'),
+    ('say "hi"', '"say \\"hi\\""'),
+    ("back\\slash", '"back\\\\slash"'),
+    ("two\nlines\tand tab", '"two\\nlines\\tand tab"'),
+])
+def test_gbnf_literal_escapes(text, literal):
+    assert served.gbnf_literal(text) == literal
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: served.span_grammar([7, 8]), 'root ::= p0 | p1\np0 ::= <[7]> (p1 | "\\n")?\np1 ::= <[8]> ("\\n")?'),
+    (lambda: served.forced_grammar([5, 6]), "root ::= <[5]> <[6]>"),
+    (lambda: served.citation_grammar(["S1", "S12"]), 'root ::= ([^\\[] | "[" id "]")*\nid ::= "S1" | "S12"'),
+])
+def test_grammars(make, expected):
+    assert make() == expected
+
+
+def test_span_grammar_needs_tokens():
+    with pytest.raises(ValueError):
+        served.span_grammar([])
+
+
+@pytest.fixture(scope="module")
+def llama():
+    server = LlamaServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def remote(llama, assistant):
+    """An Assistant generating on the server, sharing the session's embedder and index."""
+    helper = Assistant(assistant.settings.with_(llm_url=llama.url), embedder=assistant.embedder)
+    helper._retriever = assistant.retriever
+    return helper
+
+
+def test_declares_what_llama_cpp_server_can_do(remote, assistant):
+    gen = remote.generator
+    assert isinstance(gen, served.ServedGenerator)
+    assert gen.copy_spans and not gen.chat and gen.n_ctx == 2048
+    assert gen.name == "gemma-3-270m-q4_k_m"
+    prompt = "Sentence: The treaty was signed in June.\nQuestion: When was it signed?\nAnswer:"
+    assert gen.count_tokens(prompt) == assistant.generator.count_tokens(prompt)
+
+
+def test_span_is_copied_from_the_sentence(remote):
+    sentence = "The Russian State Duma approved the treaty in late October, before Putin signed it on November 9."
+    prompt = span.render(remote.settings.prompts_dir, "When did Putin sign the treaty?", sentence)
+    pieces: list[str] = []
+    gen = remote.generator.generate(prompt, copy_from=prompts.as_data(sentence), max_tokens=32, stop=["\n"],
+                                    on_token=pieces.append)
+    assert gen.text.strip() and "".join(pieces) == gen.text
+    assert span.locate(gen.text.strip(), sentence) is not None
+
+
+def test_citation_markers_name_only_shown_ids(remote):
+    prompt = prompts.render(remote.settings.prompts_dir, "answer", "Who signed it?",
+                            [("S4", "Putin signed the treaty."), ("S9", "Kim signed it too.")]) + "S4]"
+    gen = remote.generator.generate(prompt, allowed_ids=["S4", "S9"], max_tokens=40, stop=["\n"])
+    assert set(re.findall(r"\[([^\]]*)\]", gen.text)) <= {"S4", "S9"}
+
+
+def test_query_likelihood_matches_in_process(remote, assistant):
+    sentences = [s.text for s in assistant.store.sentences[:6] if APPROVAL not in s.text][:2] + [
+        next(s.text for s in assistant.store.sentences if APPROVAL in s.text)]
+    question = "When did Putin give final approval to the treaty?"
+    local = assistant.reranker.score(question, sentences)
+    far = remote.reranker.score(question, sentences)
+    assert max(range(3), key=far.__getitem__) == max(range(3), key=local.__getitem__) == 2
+    assert all(abs(a - b) < 0.2 for a, b in zip(local, far)), (local, far)
+
+
+def test_bundled_eval_agrees_with_in_process(remote, assistant, bundled_questions, bundled_predictions, capsys):
+    """Same model, temperature 0: answers and citations agree on at least 90 % of the set."""
+    there = evaluate.run(remote, bundled_questions)
+    same, same_citations = agreement(bundled_predictions, there)
+    valid = {s.id for s in assistant.store.sentences}
+    for p in there:
+        assert all(c["id"] in valid for c in p["citations"])
+        assert p["abstained"] or p["citations"], p
+        assert not re.search(r"\[S\d+\]", re.sub(r"\[(S\d+)\]", lambda m: "" if m[1] in valid else m[0], p["answer"]))
+    metrics = evaluate.score(bundled_questions, there)
+    with capsys.disabled():
+        print(f"\n--llm-url agreement with in-process on {len(there)} bundled questions: answers and citations "
+              f"{same:.3f}, citations {same_citations:.3f} (answer accuracy {metrics['answer_accuracy']:.3f}, "
+              f"citation precision {metrics['citation_precision']:.3f})")
+    assert same >= 0.9
+
+
+def test_cli_ask_through_the_server(llama, settings):
+    result = CliRunner().invoke(app, ["ask", "--llm-url", llama.url, "--index-dir", str(settings.index_dir), "--json",
+                                      "When did Putin give final approval to the treaty?"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"] and "November 9" in answer["answer"]
+    assert any(APPROVAL in c["text"] for c in answer["citations"])
+
+
+def test_server_down_then_back(llama, assistant):
+    """The LLM server stops mid-run: the CLI says so on one line (no key, no traceback), the API
+    answers 503 in OpenAI's error shape, and the first request after it returns succeeds."""
+    runner = CliRunner()
+    question = "What is the treaty's central provision?"  # the model copies the span: no typed shortcut
+    remote = Assistant(assistant.settings.with_(llm_url=llama.url, llm_api_key="sk-never-shown"),
+                       embedder=assistant.embedder)
+    remote._retriever = assistant.retriever
+    with TestClient(create_app(remote, load_in_background=False)) as client:
+        assert client.post("/v1/ask", json={"question": question}).status_code == 200
+        llama.stop()
+        try:
+            down = client.post("/v1/ask", json={"question": question})
+            assert down.status_code == 503
+            error = down.json()["error"]
+            assert error["type"] == "server_error" and "not answering" in error["message"]
+            assert "sk-never-shown" not in down.text
+            result = runner.invoke(app, ["ask", "--llm-url", llama.url, "--llm-api-key", "sk-never-shown",
+                                         "--index-dir", str(assistant.settings.index_dir), question])
+            assert result.exit_code == 1
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and "not answering" in lines[0], result.output
+            assert "Traceback" not in result.output and "sk-never-shown" not in result.output
+        finally:
+            llama.start()
+        back = client.post("/v1/ask", json={"question": question})
+        assert back.status_code == 200 and back.json()["citations"]
+
+
+def test_serve_starts_before_the_llm_server(llama, assistant):
+    """A worker that starts while the LLM server is down answers 503, then works once it is up."""
+    llama.stop()
+    try:
+        remote = Assistant(assistant.settings.with_(llm_url=llama.url), embedder=assistant.embedder)
+        remote._retriever = assistant.retriever
+        with pytest.raises(BackendUnavailable):
+            remote.generator
+        client = TestClient(create_app(remote, load_in_background=False))
+        with client:
+            assert client.post("/v1/ask", json={"question": "Who signed the treaty?"}).status_code == 503
+            llama.start()
+            for _ in range(100):  # the retry loads in the background
+                response = client.post("/v1/ask", json={"question": "Who signed the treaty?"})
+                if response.status_code == 200:
+                    break
+                time.sleep(0.2)
+            assert response.status_code == 200, response.text
+    finally:
+        if llama.proc is None:
+            llama.start()
+
+
+def test_plain_openai_server_degrades_as_stated(llama, assistant):
+    """A server without llama.cpp's extensions: no grammar, no token counts, no reranking (said
+    once on stderr); the model phrases answers and each claim is verified before it is shown."""
+    server = PlainOpenAI(llama.url)
+    try:
+        notes: list[str] = []
+        remote = Assistant(assistant.settings.with_(llm_url=server.url), embedder=assistant.embedder,
+                           notify=notes.append)
+        remote._retriever = assistant.retriever
+        gen = remote.generator
+        assert not gen.copy_spans and gen.n_ctx is None and gen.count_tokens("a prompt") is None
+        valid = {s.id for s in assistant.store.sentences}
+        for question in ("What is the treaty's central provision?", "Which bodies of the Russian parliament approved it?"):
+            answer = remote.ask(question)
+            assert answer.abstained or answer.citations
+            assert all(c.id in valid for c in answer.citations)
+            assert answer.outcome != "span"  # nothing claims to be a copied span
+        assert len([n for n in notes if "reranking is off" in n]) == 1, notes
+    finally:
+        server.stop()
+
+
+def test_serve_workers_share_the_llm_server(llama, settings):
+    """`rag serve --workers 2 --llm-url`: two processes on one port, answering concurrently."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from ..llm_server_fixture import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rag.apps.cli", "serve", "--port", str(port), "--workers", "2",
+                             "--llm-url", llama.url, "--index-dir", str(settings.index_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline, ok = time.monotonic() + 180, 0
+        while ok < 6 and time.monotonic() < deadline:  # both workers loaded: several ok in a row
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                ok = ok + 1 if httpx.get(base + "/healthz", timeout=2).status_code == 200 else 0
+            except httpx.HTTPError:
+                ok = 0
+            time.sleep(0.3)
+        questions = ["What is the treaty's central provision?", "When did Putin give final approval to the treaty?"] * 2
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda q: httpx.post(base + "/v1/ask", json={"question": q}, timeout=120), questions))
+        assert [a.status_code for a in answers] == [200] * 4
+        assert all(a.json()["citations"] for a in answers)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
