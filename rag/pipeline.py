@@ -13,9 +13,10 @@ from .embedding.embed import Embedder
 from .errors import IndexError_, QuestionError
 from .gates import confidence, guard
 from .gates.confidence import ConfidenceModel
+from .gates.features import measure as answer_features
 from .generation import preload, served
 from .generation.generate import Generator, LlamaGenerator
-from .grounding import cite, compose, ground, span
+from .grounding import ground, span
 from .grounding.compose import Composer
 from .grounding.verify import Verifier
 from .ingest.indexer import IndexReport, Notify, Progress, open_index, update_index
@@ -316,21 +317,7 @@ class Assistant:
     def _judge(self, question, answer: Answer, best: Passage, typed, kind, retrieval: Retrieval,
                reranked: dict[str, float]) -> Answer:
         """Attach the confidence; below the threshold, withhold the answer and say why."""
-        others = [p.dense for p in retrieval.passages if p.id != best.id]
-        scores = sorted((reranked[p.id] for p in typed if p.id in reranked), reverse=True)
-        text = cite.extract(answer.answer, [c.id for c in answer.citations])[0]
-        features = {
-            "dense": best.dense,
-            "dense_gap": best.dense - max(others, default=0.0),
-            "retrieval_top": float(bool(retrieval.passages) and retrieval.passages[0].id == best.id),
-            "rerank": reranked.get(best.id, scores[0] if scores else 0.0),
-            "rerank_margin": (reranked.get(best.id, 0.0) - scores[1]) if len(scores) > 1 else 0.0,
-            "coverage": self.vocabulary.coverage(question),
-            "phrases": self.vocabulary.phrase_coverage(question),
-            "typed": float(kind is not None),
-            "adds": float(compose.adds_to(text, question)),
-            "short": float(answer.outcome in ("span", "span_typed", "free")),
-        }
+        features = answer_features(question, answer, best, typed, kind, retrieval, reranked, self.vocabulary)
         answer.features = features
         answer.confidence = self.confidence.score(features)
         threshold = self.settings.min_confidence
