@@ -29,7 +29,7 @@ class LlamaServer:
 
     def start(self, timeout: float = 120.0) -> "LlamaServer":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.apps.cli", "llm-server", "--port", str(self.port), "--parallel", str(self.parallel)],
+            [sys.executable, "-m", "rag", "llm-server", "--port", str(self.port), "--parallel", str(self.parallel)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -283,7 +283,7 @@ def main():
     global _run_by_main
     _run_by_main = True
     try:
-        app()
+        app(prog_name="rag")
     except SystemExit as exc:
         if not _exit_fast:
             raise
@@ -295,9 +295,3 @@ def main():
                 code = code or 1
         os._exit(code)
 
-
-if __name__ == "__main__":
-    # `python -m rag.apps.cli`: run the imported module, whose `app` cli_index registered on.
-    from rag.apps.cli import main as _main
-
-    _main()

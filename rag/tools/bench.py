@@ -59,10 +59,10 @@ def cold_start(settings: Settings, repeat: int) -> dict:
     a question answered without the model and for one that reranks and generates (its sentences
     new to this machine, then scored by an earlier process); and where the time goes (the same
     loading in a script that reports its parts)."""
-    help_s = [_wall([sys.executable, "-m", "rag.apps.cli", "--help"])[0] for _ in range(repeat)]
+    help_s = [_wall([sys.executable, "-m", "rag", "--help"])[0] for _ in range(repeat)]
 
     def ask(question: str) -> list[str]:
-        return [sys.executable, "-m", "rag.apps.cli", "ask", "--index-dir", str(settings.index_dir),
+        return [sys.executable, "-m", "rag", "ask", "--index-dir", str(settings.index_dir),
                 *(["--model", str(settings.model_path)] if settings.model_path else []), question]
 
     totals = [_wall(ask(COLD_QUESTION))[0] for _ in range(repeat)]

@@ -29,7 +29,7 @@ class _Serve:
     def __init__(self, index_dir: Path, extra: list[str]):
         self.port = _free_port()
         env = {**os.environ, "RAG_INDEX_DIR": str(index_dir)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "rag.apps.cli", "serve", "--port", str(self.port), *extra],
+        self.proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(self.port), *extra],
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
 

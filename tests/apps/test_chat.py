@@ -100,7 +100,7 @@ def test_chat_in_a_real_terminal(settings, assistant, tmp_path):
     assistant.retriever
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path), PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm-256color", COLUMNS="120", LINES="40")
     # --answer-mode free: the model writes every answer, so there is a stream to watch and to interrupt.
-    child = pexpect.spawn(sys.executable, ["-m", "rag.apps.cli", "chat", "--answer-mode", "free",
+    child = pexpect.spawn(sys.executable, ["-m", "rag", "chat", "--answer-mode", "free",
                                            "--index-dir", str(settings.index_dir)],
                           env=env, encoding="utf-8", timeout=90, dimensions=(40, 120))
     try:

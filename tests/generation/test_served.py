@@ -224,7 +224,7 @@ def test_serve_workers_share_the_llm_server(llama, settings):
     from ..llm_server_fixture import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rag.apps.cli", "serve", "--port", str(port), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", "2",
                              "--llm-url", llama.url, "--index-dir", str(settings.index_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

@@ -116,7 +116,7 @@ def test_two_index_runs_at_once_leave_one_good_index(tmp_path, doc):
     import sys
 
     index_dir = tmp_path / "idx"
-    cmd = [sys.executable, "-m", "rag.apps.cli", "index", str(doc), "--index-dir", str(index_dir)]
+    cmd = [sys.executable, "-m", "rag", "index", str(doc), "--index-dir", str(index_dir)]
     runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [r.communicate(timeout=300) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], outputs
