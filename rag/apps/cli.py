@@ -280,8 +280,13 @@ def main():
     """The `rag` executable. After `rag ask` the process ends without running destructors: the
     OS frees llama.cpp's model and contexts faster than they free themselves (0.45 s of a cold
     ask here, mostly its 262k-token vocabulary). CliRunner calls `app`, not this."""
-    global _run_by_main
+    global _run_by_main, _exit_fast
     _run_by_main = True
+    from ..generation import preload
+
+    # `rag ask`: the model loads while Typer parses. A mistyped option then exits at once too,
+    # not after the load it began.
+    _exit_fast = preload.speculate(sys.argv[1:])
     try:
         app(prog_name="rag")
     except SystemExit as exc:

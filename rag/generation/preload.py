@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import threading
 from concurrent.futures import Future, wait
+from typing import Sequence
 
 _pending: dict[tuple, Future] = {}
 _lock = threading.Lock()
@@ -64,6 +65,24 @@ def start(settings) -> None:
     # would share it and llama.cpp's load would begin ~0.3 s later. The caller's own loading
     # finishes well before the model's, so it is the one that waits.
     imported.wait(timeout=5)
+
+
+# Options that choose the model, or whether one loads in process: given any of them, only the
+# parsed command line can say which model `ask` wants.
+_MODEL_OPTIONS = ("--model", "--llm-url", "--verbose", "-v", "--help")
+
+
+def speculate(argv: Sequence[str]) -> bool:
+    """For `rag ask QUESTION` without an option that picks the model, begin loading the model
+    the environment names before Typer parses the command line (0.3 s: it builds a pydantic
+    adapter per option). The parsed command's settings then find it under the same key; were
+    they to differ, the command loads its own and this one is dropped unused. True if it began."""
+    if not argv or argv[0] != "ask" or any(a.split("=", 1)[0] in _MODEL_OPTIONS for a in argv[1:]):
+        return False
+    from ..settings import Settings
+
+    start(Settings())
+    return True
 
 
 def take(settings):
