@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import atexit
 import threading
-from concurrent.futures import Future, wait
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # imported when a load starts: concurrent.futures brings logging (11 ms of every command)
+    from concurrent.futures import Future
 
 _pending: dict[tuple, Future] = {}
 _lock = threading.Lock()
@@ -25,8 +27,11 @@ def _drop_untaken() -> None:
     with _lock:
         futures = list(_pending.values())
         _pending.clear()
-    wait(futures, timeout=30)
-    futures.clear()
+    if futures:
+        from concurrent.futures import wait
+
+        wait(futures, timeout=30)
+        futures.clear()
 
 
 def _key(settings) -> tuple:
@@ -38,6 +43,8 @@ def start(settings) -> None:
     """Begin loading the in-process generator `settings` describe (nothing for --llm-url)."""
     if settings.llm_url:
         return
+    from concurrent.futures import Future
+
     future: Future = Future()
     with _lock:
         if _key(settings) in _pending:
