@@ -149,14 +149,17 @@ def chat(
     """Talk with the documents: streamed answers with citations, follow-up questions, /help for commands.
 
     Reads one question per line from standard input when it is not a terminal."""
+    global _exit_fast
+    _exit_fast = False  # parsed: the session ends normally, whatever main() began for it
     from . import chat as chat_mod
     from .chat_view import PlainView, RichView
 
     interactive = sys.stdin.isatty()
     view = PlainView(echo=not interactive) if plain or not sys.stdout.isatty() else RichView()
     with _user_errors(verbose):
-        assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
-                                   llm_api_key=llm_api_key, store=store, answer_mode=_answer_mode(answer_mode))
+        assistant = make_assistant(index_dir, model, k, verbose, preload_model=True, min_confidence=min_confidence,
+                                   llm_url=llm_url, llm_api_key=llm_api_key, store=store,
+                                   answer_mode=_answer_mode(answer_mode))
         chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose,
                      documents=doc)
 
@@ -284,8 +287,8 @@ def main():
     _run_by_main = True
     from ..generation import preload
 
-    # `rag ask`: the model loads while Typer parses. A mistyped option then exits at once too,
-    # not after the load it began.
+    # `rag ask` and `rag chat`: the model loads while Typer parses. A mistyped option then exits
+    # at once too, not after the load it began.
     _exit_fast = preload.speculate(sys.argv[1:])
     try:
         app(prog_name="rag")

@@ -20,7 +20,9 @@ def started(monkeypatch):
     (["ask", "When?", "--llm-url", "http://127.0.0.1:8080/v1"], False),
     (["ask", "When?", "-v"], False),  # --verbose loads with llama.cpp's logs on: another key
     (["ask", "--help"], False),  # help must stay instant
-    (["chat"], False),
+    (["chat"], True),
+    (["chat", "--plain", "--doc", "a.pdf"], True),
+    (["chat", "--model", "other.gguf"], False),
     (["index", "docs/"], False),
     ([], False),
 ])
