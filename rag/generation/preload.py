@@ -75,15 +75,16 @@ def start(settings) -> None:
 
 
 # Options that choose the model, or whether one loads in process: given any of them, only the
-# parsed command line can say which model `ask` wants.
+# parsed command line can say which model the command wants.
 _MODEL_OPTIONS = ("--model", "--llm-url", "--verbose", "-v", "--help")
 
 
 def speculate(argv: Sequence[str]) -> bool:
-    """For `rag ask QUESTION` or `rag chat` without an option that picks the model, begin loading the model
-    the environment names before Typer parses the command line (0.3 s: it builds a pydantic
-    adapter per option). The parsed command's settings then find it under the same key; were
-    they to differ, the command loads its own and this one is dropped unused. True if it began."""
+    """For `rag ask QUESTION` or `rag chat` without an option that picks the model, begin
+    loading the model the environment names before Typer parses the command line (0.3 s: it
+    builds a pydantic adapter per option). The parsed command's settings then find it under the
+    same key; were they to differ, the command loads its own and this one is dropped unused.
+    True when the command line was one to load for (start() itself skips an --llm-url setting)."""
     if not argv or argv[0] not in ("ask", "chat") or any(a.split("=", 1)[0] in _MODEL_OPTIONS for a in argv[1:]):
         return False
     from ..settings import Settings
