@@ -14,9 +14,9 @@ from .guard import Vocabulary
 def measure(question: str, answer: Answer, best: Passage, typed: Sequence[Passage], kind: str | None,
             retrieval: Retrieval, reranked: dict[str, float], vocabulary: Vocabulary) -> dict[str, float]:
     """`best` is the sentence the answer came from, `typed` the candidates that had the kind of
-    phrase asked for (`kind`), `reranked` their query-likelihood scores (empty without a reranker)."""
+    phrase asked for (`kind`), `reranked` the query-likelihood scores of all of them, `best`
+    included (empty when no reranker ran)."""
     others = [p.dense for p in retrieval.passages if p.id != best.id]
-    scores = sorted((reranked[p.id] for p in typed if p.id in reranked), reverse=True)
     # The runner-up is the best *other* candidate: a who-question may pick a sentence naming a
     # person over one the reranker scored higher, and its margin is then negative.
     rivals = [reranked[p.id] for p in typed if p.id in reranked and p.id != best.id]
@@ -25,8 +25,8 @@ def measure(question: str, answer: Answer, best: Passage, typed: Sequence[Passag
         "dense": best.dense,
         "dense_gap": best.dense - max(others, default=0.0),
         "retrieval_top": float(bool(retrieval.passages) and retrieval.passages[0].id == best.id),
-        "rerank": reranked.get(best.id, scores[0] if scores else 0.0),
-        "rerank_margin": reranked.get(best.id, 0.0) - max(rivals) if best.id in reranked and rivals else 0.0,
+        "rerank": reranked.get(best.id, 0.0),
+        "rerank_margin": reranked[best.id] - max(rivals) if best.id in reranked and rivals else 0.0,
         "coverage": vocabulary.coverage(question),
         "phrases": vocabulary.phrase_coverage(question),
         "typed": float(kind is not None),

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .. import ingest
 from ..errors import CorpusError
-from . import Document
+from . import FORMATS, SUFFIXES, Document
 
 # Whole paragraphs that are web-page furniture, not content. Matched case-insensitively
 # against a stripped paragraph, so a sentence that merely mentions "reply" is kept.
@@ -128,10 +127,10 @@ def collect_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
             raise CorpusError(f"document not found: {path}")
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in ingest.SUFFIXES:
+                if child.suffix.lower() in SUFFIXES:
                     files.append(child)
                 elif not child.name.startswith("."):
-                    warnings.append(f"skipped {child}: not a {ingest.FORMATS} file")
+                    warnings.append(f"skipped {child}: not a {FORMATS} file")
         else:
             files.append(path)
     return files, warnings

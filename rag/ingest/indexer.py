@@ -12,10 +12,10 @@ from typing import Callable
 
 import numpy as np
 
-from .. import ingest
 from ..errors import CorpusError, IndexError_
 from ..settings import BUNDLED_CORPUS, Settings
 from ..stores import store as store_mod
+from . import FORMATS, Document, digest, read
 from .corpus import Chunk, Sentence, collect_paths, make_chunks, split_sentences
 
 Progress = Callable[[str, int, int], None]
@@ -119,15 +119,15 @@ def _update(settings, where, embedder, paths, prune, progress, notify) -> IndexR
         raise CorpusError(f"two files are named {twice[0]}; citations name documents by file name, so rename one")
 
     report = IndexReport()
-    fresh: list[ingest.Document] = []
+    fresh: list[Document] = []
     for path in files:
-        digest = ingest.digest(path)
+        sha256 = digest(path)
         before = old.get(path.name)
-        if before and before["sha256"] == digest:
+        if before and before["sha256"] == sha256:
             report.unchanged.append(path.name)
             continue
         try:
-            document = ingest.read(path)
+            document = read(path)
         except CorpusError as exc:
             if len(files) == 1:
                 raise
@@ -148,7 +148,7 @@ def _update(settings, where, embedder, paths, prune, progress, notify) -> IndexR
         report.sentences, report.manifest = len(current.sentences), current.manifest
         return report
     if not fresh and not old:
-        raise CorpusError(f"no {ingest.FORMATS} files to index")
+        raise CorpusError(f"no {FORMATS} files to index")
 
     next_id = current.manifest.get("next_sentence_id", len(current.sentences) + 1) if current else 1
     new_sentences = split_sentences(fresh, first_id=next_id)
