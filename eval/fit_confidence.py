@@ -1,6 +1,7 @@
 """Fit the confidence model (rag/data/confidence.json) from `rag eval --out` predictions.
 
     python eval/fit_confidence.py --fit PRED.jsonl:QUESTIONS.jsonl [--fit ...] --check PRED:QUESTIONS ...
+    python eval/fit_confidence.py --model qwen2.5-coder-1.5b-instruct --fit ... (that tier's own file)
 
 Label: the answer it gave (or withheld) is right. Every feature is standardised and a logistic
 regression is fitted by Newton's method with a small L2 penalty. A feature whose weight comes
@@ -23,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from rag.gates.confidence import FEATURES, MODEL_FILE  # noqa: E402
+from rag.gates.confidence import FEATURES, FITTED_DIR, MODEL_FILE  # noqa: E402
+from rag.generation import models  # noqa: E402
 from rag.stores.store import atomic_write  # noqa: E402
 from rag.tools.evaluate import contains_answer, load_questions  # noqa: E402
 
@@ -70,11 +72,16 @@ def main() -> None:
     ap.add_argument("--fit", action="append", required=True, help="PREDICTIONS.jsonl:QUESTIONS.jsonl to fit on")
     ap.add_argument("--check", action="append", default=[], help="PREDICTIONS.jsonl:QUESTIONS.jsonl to report on")
     ap.add_argument("--keep", type=float, default=0.97, help="share of right answers the threshold must let through")
-    ap.add_argument("--out", type=Path, default=MODEL_FILE)
+    ap.add_argument("--out", type=Path, default=None, help=f"default: {MODEL_FILE}, or the --model's own file")
+    ap.add_argument("--model", help="a tier's name (`rag models`): write rag/data/confidence/<its GGUF sha256>.json, "
+                                    "which `rag` loads whenever that GGUF answers")
     ap.add_argument("--answerable-only", action="store_true",
                     help="fit on answerable questions only: learn when an answer is wrong, not how a benchmark "
                          "made its unanswerable questions")
     args = ap.parse_args()
+    tier = models.tier(args.model) if args.model else None
+    if args.out is None:
+        args.out = FITTED_DIR / f"{tier.sha256}.json" if tier else MODEL_FILE
     parts = [rows(pair, args.answerable_only) for pair in args.fit]
     X = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
@@ -104,8 +111,9 @@ def main() -> None:
     model = {"features": [names[i] for i in keep], "weights": [round(float(v), 4) for v in w], "bias": round(b, 4),
              "threshold": round(threshold, 4), "means": [round(float(mu[i]), 4) for i in keep],
              "scales": [round(float(sd[i]), 4) for i in keep],
-             "note": f"fitted by eval/fit_confidence.py on {', '.join(args.fit)}"
+             "note": (f"{tier.name}: " if tier else "") + f"fitted by eval/fit_confidence.py on {', '.join(args.fit)}"
                      + (" (answerable questions only)" if args.answerable_only else "")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out, (json.dumps(model, indent=1) + "\n").encode())
     print(json.dumps(model))
 

@@ -17,7 +17,8 @@ from .gates.features import measure as answer_features
 from .generation import preload, served
 from .generation.generate import Generator, LlamaGenerator
 from .grounding import ground, span
-from .grounding.compose import Composer
+from .grounding.compose import Composer, adds_to
+from .grounding.read import Reader
 from .grounding.verify import Verifier
 from .ingest.indexer import IndexReport, Notify, Progress, open_index, update_index
 from .lang import language
@@ -73,7 +74,7 @@ class Assistant:
         self._vocabulary: guard.Vocabulary | None = None
         self._vocabulary_of = None
         self.lang = language(self.settings.language)
-        self.confidence = ConfidenceModel.load()
+        self._confidence: ConfidenceModel | None = None
         # One llama.cpp context serves every caller (chat, server threads): answers queue here.
         self._lock = threading.RLock()
 
@@ -86,6 +87,14 @@ class Assistant:
                                              lambda: preload.take(self.settings) or LlamaGenerator(self.settings))
             self.load_timings["generator_s"] = time.perf_counter() - t0
         return self._generator
+
+    @property
+    def confidence(self) -> ConfidenceModel:
+        """Fitted for the loaded GGUF when it is a known tier, else for its kind of pipeline."""
+        if self._confidence is None:
+            g = self.generator
+            self._confidence = confidence.for_model(g.model_sha256, g.choose)
+        return self._confidence
 
     @property
     def reranker(self) -> Reranker | None:
@@ -292,6 +301,8 @@ class Assistant:
         if retrieval.top_dense < s.min_dense_score:
             return finish(self._abstain(question, evidence, "off_topic", f"no sentence is close to the question "
                                         f"(best similarity {retrieval.top_dense:.2f} < {s.min_dense_score})"))
+        if self.generator.choose and s.answer_mode == "span":
+            return finish(self._read(question, retrieval, timings, on_token))
         kind = guard.expected_type(question, lang)
         typed = [p for p in evidence[: s.type_window] if guard.has_type(p.text, kind, question, lang)]
         if not typed:
@@ -314,10 +325,47 @@ class Assistant:
         timings["answer_s"] = time.perf_counter() - t_gen
         return finish(self._judge(question, answer, best, typed, kind, retrieval, reranked))
 
+    def _read(self, question: str, retrieval: Retrieval, timings: dict, on_token) -> Answer:
+        """An instruction-tuned reader chooses the answering sentence among the top ones, or none,
+        and copies the answer from it (rag/grounding/read.py); the confidence reads its choice."""
+        s, lang, evidence = self.settings, self.lang, retrieval.passages
+        yes_no = guard.is_yes_no(question, lang)
+        t0 = time.perf_counter()
+        reading = Reader(self.generator, s, lang).read(question, evidence, on_token, yes_no=yes_no)
+        timings["answer_s"] = time.perf_counter() - t0
+        if reading is None:
+            return self._abstain(question, evidence, "context_too_small",
+                                 "the model's context window is too small for a prompt with evidence")
+        timings.update(reading.timings)
+        reader_features = {"choice": reading.p_chosen, "answerable": 1.0 - reading.p_none}
+        if reading.chosen is None:
+            answer = self._abstain(question, evidence, "reader_none", f"the model read the {len(reading.shown)} "
+                                   f"closest sentences and found none that answers it")
+            answer.model_output, answer.features = reading.raw, reader_features
+            return answer
+        best = reading.chosen
+        composer = Composer(self.store, self.embedder, self.verifier, s, self.names, self.generator, lang)
+        if yes_no:
+            answer = composer.quote(question, best, evidence, "quote_yes_no",
+                                    "yes/no question: quoted the sentence the model answered from")
+        elif not reading.span or not adds_to(reading.span, question):
+            answer = self._abstain(question, evidence, "reader_no_span", "the phrase the model copied from "
+                                   f"[{best.id}] only repeats the question")
+            answer.model_output, answer.features = reading.raw, reader_features
+            return answer
+        else:
+            answer = Answer(question, f"{reading.span} [{best.id}].", False,
+                            [ground.citation(self.store, best.id, 1.0, "model")], evidence, outcome="read",
+                            reason="a verbatim phrase of the sentence the model chose as answering")
+        answer.model_output = reading.raw
+        kind = guard.expected_type(question, lang)
+        return self._judge(question, answer, best, reading.shown, kind, retrieval, {}, reader_features)
+
     def _judge(self, question, answer: Answer, best: Passage, typed, kind, retrieval: Retrieval,
-               reranked: dict[str, float]) -> Answer:
+               reranked: dict[str, float], extra: dict[str, float] | None = None) -> Answer:
         """Attach the confidence; below the threshold, withhold the answer and say why."""
         features = answer_features(question, answer, best, typed, kind, retrieval, reranked, self.vocabulary)
+        features.update(extra or {})
         answer.features = features
         answer.confidence = self.confidence.score(features)
         threshold = self.settings.min_confidence

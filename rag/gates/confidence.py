@@ -29,7 +29,10 @@ FEATURES = {
     "typed": "1 when the question asks for a recognisable type (date, number, name...) and the sentence has it",
     "adds": "1 when the answer adds a content word to the question (it does not just echo it)",
     "short": "1 when the answer is a short span rather than the whole sentence",
+    "choice": "the reader's probability for the sentence it chose, among the sentences shown and 'none'",
+    "answerable": "1 minus the reader's probability that none of the sentences shown answers",
 }
+FITTED_DIR = MODEL_FILE.parent / "confidence"
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,14 @@ class ConfidenceModel:
         """Each feature's pull on the log-odds (for --verbose: why it is or is not confident)."""
         return {n: w * (values.get(n, mu) - mu) / sd
                 for n, w, mu, sd in zip(self.features, self.weights, self.means, self.scales)}
+
+
+def for_model(sha256: str | None, reader: bool) -> ConfidenceModel:
+    """The confidence fitted for this GGUF (rag/data/confidence/<sha256>.json, written by
+    eval/fit_confidence.py --model), else the one fitted for its kind of pipeline: the reader's
+    (an instruction-tuned GGUF by path) or the base model's."""
+    fitted = FITTED_DIR / f"{sha256}.json" if sha256 else None
+    if fitted is not None and fitted.is_file():
+        return ConfidenceModel.load(fitted)
+    kind = FITTED_DIR / "reader.json"
+    return ConfidenceModel.load(kind if reader and kind.is_file() else MODEL_FILE)

@@ -31,5 +31,5 @@ def measure(question: str, answer: Answer, best: Passage, typed: Sequence[Passag
         "phrases": vocabulary.phrase_coverage(question),
         "typed": float(kind is not None),
         "adds": float(compose.adds_to(text, question)),
-        "short": float(answer.outcome in ("span", "span_typed", "free")),
+        "short": float(answer.outcome in ("span", "span_typed", "free", "read")),
     }

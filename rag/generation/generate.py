@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Protocol, Sequence
 
 from ..errors import ModelError
 from ..grounding.cite import CitationConstraint, TokenTable
@@ -30,6 +30,11 @@ class Generation:
     completion_tokens: int
     ttft_s: float  # time to first token
     seconds: float
+    # With several copy sources: per source, the probability mass of the tokens that could begin
+    # a span of it at the first step, and which sources hold the text that was written.
+    start_mass: list[float] | None = None
+    start_total: float = 0.0  # the mass of every token that could begin a span of any source
+    sources: list[int] | None = None
 
 
 class Generator(Protocol):
@@ -39,12 +44,18 @@ class Generator(Protocol):
     `copy_spans`: `generate(copy_from=TEXT)` writes only a contiguous span of TEXT;
     `n_ctx` / `count_tokens`: its context size and token counts (None: unknown, nothing is fitted);
     `warm`: evaluate a fixed prompt prefix ahead of time (0.0 when it cannot);
-    `query_likelihood`: a reranker from its prompt log-probabilities (None when it has none)."""
+    `query_likelihood`: a reranker from its prompt log-probabilities (None when it has none);
+    `choose`: `choose(prompt, options)` gives the log-probability of each option opening the reply,
+    and `generate(reply_prefix=...)` continues a reply already begun (an instruction-tuned reader,
+    rag/grounding/read.py); `model_sha256`: the GGUF's pinned hash when it is a known tier (its
+    fitted confidence is looked up by it), else None."""
 
     name: str
     chat: bool
     copy_spans: bool
+    choose: bool
     n_ctx: int | None
+    model_sha256: str | None
 
     def generate(
         self,
@@ -55,7 +66,10 @@ class Generator(Protocol):
         max_tokens: int = 48,
         stop: Iterable[str] = (),
         on_token: Callable[[str], None] | None = None,
+        reply_prefix: str = "",
     ) -> Generation: ...
+
+    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]: ...
 
     def count_tokens(self, text: str) -> int | None: ...
 
@@ -70,7 +84,12 @@ class BaseGenerator:
     name = "generator"
     chat = False
     copy_spans = False
+    choose = False
     n_ctx: int | None = None
+    model_sha256: str | None = None
+
+    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+        raise NotImplementedError(f"{self.name} cannot score options (it declares choose=False)")
 
     def count_tokens(self, text: str) -> int | None:
         return None
@@ -181,7 +200,9 @@ def _silence_llama_logs() -> None:
 class LlamaGenerator(BaseGenerator):
     def __init__(self, settings: Settings):
         self.settings = settings
-        path = check_gguf(settings.model_path) if settings.model_path else default_model_path()
+        from . import models
+
+        path = check_gguf(models.resolve(settings.model_path))
         self.path = path
         self.name = path.stem
         try:
@@ -206,6 +227,10 @@ class LlamaGenerator(BaseGenerator):
         self.load_s = time.perf_counter() - t0
         self.chat = bool(self.llm.metadata.get("tokenizer.chat_template"))
         self.copy_spans = True
+        self.choose = self.chat
+        known = models.tier_of(path)
+        self.model_sha256 = known.sha256 or None if known else None
+        self._chat_format = None
         self._table: TokenTable | None = None
         self._counted: tuple[str | None, int] = (None, 0)
 
@@ -259,19 +284,71 @@ class LlamaGenerator(BaseGenerator):
     def _detok(self, ids: list[int]) -> str:
         return self.llm.detokenize(ids).decode("utf-8", errors="ignore")
 
-    def _span_constraint(self, text: str) -> SpanConstraint:
+    def _span_constraint(self, texts: str | Sequence[str]) -> SpanConstraint:
         # The span follows "Answer:", so its first word carries the space: tokenise it that way.
-        source = self.llm.tokenize((" " + text).encode("utf-8"), add_bos=False, special=False)
+        many = not isinstance(texts, str)
+        source = [self.llm.tokenize((" " + t).encode("utf-8"), add_bos=False, special=False)
+                  for t in (texts if many else [texts])]
+        source = source if many else source[0]
         end = {self.llm.token_eos()} | set(self.llm.tokenize(b"\n", add_bos=False, special=False)[-1:])
+        if self.chat:  # a chat turn ends with its own token (Qwen's <|im_end|>), not always the EOS
+            import llama_cpp
+
+            end.add(llama_cpp.llama_vocab_eot(self.llm._model.vocab))
+            end.discard(-1)
         return SpanConstraint(source, end)
 
-    def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None) -> Generation:
+    def _chat_tokens(self, prompt: str, reply_prefix: str = "") -> list[int]:
+        """The prompt as one user turn in the GGUF's own chat template, the reply begun with
+        `reply_prefix`, as tokens (so a later call that extends the reply reuses the KV cache)."""
+        if self._chat_format is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def special(key: str) -> str:
+                tid = self.llm.metadata.get(key)
+                return self.llm.detokenize([int(tid)], special=True).decode("utf-8", "ignore") if tid else ""
+
+            self._chat_format = Jinja2ChatFormatter(self.llm.metadata["tokenizer.chat_template"],
+                                                    eos_token=special("tokenizer.ggml.eos_token_id"),
+                                                    bos_token=special("tokenizer.ggml.bos_token_id"))
+        text = self._chat_format(messages=[{"role": "user", "content": prompt}]).prompt + reply_prefix
+        bos = self._chat_format.bos_token
+        # Templates that write the BOS themselves (gemma) would get a second one from the tokenizer.
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=not (bos and text.startswith(bos)), special=True)
+
+    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """Log-probability (over the whole vocabulary) of each option's first token as the first
+        token of the reply: one prefill, no decoding. Options must differ in their first token."""
+        import llama_cpp
+        import numpy as np
+
+        firsts = [self.llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options]
+        if len(set(firsts)) != len(firsts):
+            raise ValueError(f"options {options} share a first token")
+        seen: list[float] = []
+
+        def capture(input_ids, scores):
+            if not seen:
+                z = scores.astype(np.float64)
+                top = z.max()
+                lse = top + np.log(np.exp(z - top).sum())
+                seen.extend(float(z[t] - lse) for t in firsts)
+            return scores
+
+        tokens = self._chat_tokens(prompt) if self.chat else self.llm.tokenize(prompt.encode("utf-8"), add_bos=True)
+        self.llm.create_completion(tokens, max_tokens=1, temperature=0.0, top_k=1,
+                                   logits_processor=llama_cpp.LogitsProcessorList([capture]))
+        return seen
+
+    def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
+                 reply_prefix="") -> Generation:
         import llama_cpp
 
         allowed_ids = list(allowed_ids)
-        processors = None
+        processors = constraint = None
         if copy_from is not None:
-            processors = llama_cpp.LogitsProcessorList([self._span_constraint(copy_from)])
+            constraint = self._span_constraint(copy_from)
+            processors = llama_cpp.LogitsProcessorList([constraint])
         elif allowed_ids:
             tail = "" if self.chat else prompt[-16:]
             constraint = CitationConstraint(self.token_table(), allowed_ids, self._detok, tail)
@@ -284,12 +361,14 @@ class LlamaGenerator(BaseGenerator):
         options = dict(max_tokens=budget, temperature=0.0, top_k=1, repeat_penalty=1.0,
                        stop=list(stop), logits_processor=processors, stream=True)
         if self.chat:  # instruction-tuned GGUFs: the prompt is one user turn in their template
-            stream = self.llm.create_chat_completion([{"role": "user", "content": prompt}], **options)
+            tokens = self._chat_tokens(prompt, reply_prefix)
+            prompt_tokens = len(tokens)
+            options["max_tokens"] = max(1, min(max_tokens, self.n_ctx - prompt_tokens - 1))
+            stream = self.llm.create_completion(tokens, **options)
         else:
-            stream = self.llm.create_completion(prompt, **options)
+            stream = self.llm.create_completion(prompt + reply_prefix, **options)
         for chunk in stream:
-            choice = chunk["choices"][0]
-            piece = choice["delta"].get("content") or "" if self.chat else choice["text"]
+            piece = chunk["choices"][0]["text"]
             if ttft is None:
                 ttft = time.perf_counter() - t0
             if piece:
@@ -298,5 +377,9 @@ class LlamaGenerator(BaseGenerator):
                     on_token(piece)
         seconds = time.perf_counter() - t0
         text = "".join(pieces)
-        return Generation(text, prompt_tokens, len(self.llm.tokenize(text.encode(), add_bos=False)) if text else 0,
-                          ttft if ttft is not None else seconds, seconds)
+        written = self.llm.tokenize(text.encode(), add_bos=False, special=False) if text else []
+        generation = Generation(text, prompt_tokens, len(written), ttft if ttft is not None else seconds, seconds)
+        if constraint is not None and not isinstance(copy_from, str):
+            generation.start_mass, generation.start_total = constraint.start_mass, constraint.start_total
+            generation.sources = constraint.containing(written)
+        return generation

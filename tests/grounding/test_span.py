@@ -35,6 +35,34 @@ def test_span_constraint_masks_logits_after_the_prompt():
     assert set(np.flatnonzero(np.isfinite(later))) == {12, 99}
 
 
+SOURCES = [[10, 11, 12], [20, 11, 13], [30]]  # two sentences sharing token 11, and "None"
+
+
+@pytest.mark.parametrize(
+    "generated, allowed, holders",
+    [
+        ([], {10, 11, 12, 20, 13, 30}, [0, 1, 2]),  # a span of any source may start
+        ([11], {12, 13, 99}, [0, 1]),  # 11 continues in either sentence
+        ([20, 11], {13, 99}, [1]),
+        ([30], {99}, [2]),  # "None" is a source like the others, then only the end
+        ([12, 20], {99}, []),  # across two sources is no span
+    ],
+)
+def test_span_constraint_over_several_sources(generated, allowed, holders):
+    constraint = span.SpanConstraint(SOURCES, END)
+    assert constraint.allowed(generated) == allowed
+    assert constraint.containing(generated) == holders
+
+
+def test_span_constraint_keeps_the_first_steps_mass_per_source():
+    constraint = span.SpanConstraint(SOURCES, END)
+    scores = np.full(100, -np.inf, dtype=np.float32)
+    scores[[11, 30, 50]] = np.log([0.5, 0.25, 0.25])  # 50 is outside every source
+    constraint(np.array([1, 2]), scores)
+    assert constraint.start_mass == pytest.approx([0.5, 0.5, 0.25])
+    assert constraint.start_total == pytest.approx(0.75)  # 11 counted once
+
+
 @pytest.mark.parametrize(
     "text, sentence, found",
     [
