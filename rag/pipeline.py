@@ -337,7 +337,8 @@ class Assistant:
             return self._abstain(question, evidence, "context_too_small",
                                  "the model's context window is too small for a prompt with evidence")
         timings.update(reading.timings)
-        reader_features = {"choice": reading.p_chosen, "answerable": 1.0 - reading.p_none}
+        # A yes/no reading offers no "None" (rag/grounding/read.py): it measures no answerability.
+        reader_features = {} if yes_no else {"choice": reading.p_chosen, "answerable": 1.0 - reading.p_none}
         if reading.chosen is None:
             answer = self._abstain(question, evidence, "reader_none", f"the model read the {len(reading.shown)} "
                                    f"closest sentences and found none that answers it")

@@ -24,14 +24,18 @@ class CopyingBackend(BaseGenerator):
     name = "copying"
     chat = copy_spans = choose = True
 
-    def __init__(self, reply: str, mass: list[float], total: float, holders: list[int] | None = None):
-        self.reply, self.mass, self.total, self.holders = reply, mass, total, holders
+    def __init__(self, reply: str | list[str], mass: list[float], total: float, holders: list[int] | None = None):
+        self.replies = [reply] if isinstance(reply, str) else list(reply)
+        self.mass, self.total, self.holders = mass, total, holders
         self.calls: list[dict] = []
 
     def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
                  reply_prefix=""):
         self.calls.append(dict(prompt=prompt, copy_from=copy_from, reply_prefix=reply_prefix))
-        gen = Generation(self.reply, 100, 3, 0.1, 0.2, start_mass=self.mass, start_total=self.total)
+        reply = self.replies.pop(0)
+        if on_token:
+            on_token(reply)
+        gen = Generation(reply, 100, 3, 0.1, 0.2, start_mass=self.mass, start_total=self.total)
         gen.sources = self.holders
         return gen
 
@@ -47,7 +51,6 @@ def read(reply, holders, mass=(0.6, 0.1, 0.1, 0.2), total=1.0):
         (" November 9", [1], "S2", "November 9"),  # cited: the sentence the phrase was copied from
         (" Putin", [0, 2], "S7", "Putin"),  # in two sentences: the better retrieved one
         (" Kim Jong-un", None, "S9", "Kim Jong-un"),  # no sources reported: found by its text
-        (" None", [3], None, ""),  # the model said no sentence answers
         (" Paris", None, None, ""),  # text of no sentence (a backend that ignored the constraint)
     ],
 )
@@ -83,3 +86,20 @@ def test_sentences_that_do_not_fit_the_context_are_dropped_lowest_first():
     backend = Small(" Putin", [0], 1.0)
     reading = Reader(backend, Settings(max_span_tokens=32), en).read("Who signed?", SHOWN)
     assert [p.id for p in reading.shown] == ["S7", "S2"]
+
+
+def test_none_loses_to_the_mass_for_answering_spread_over_phrases():
+    """Greedy decoding picked "None" (one token, 0.3) over phrases whose first tokens held 0.7 in
+    all: the reader then copies a phrase, with "None" no longer a source, and streams no "None"."""
+    streamed = []
+    backend = CopyingBackend([" None", " November 9"], [0.4, 0.3, 0.1, 0.3], 1.0, [1])
+    reading = Reader(backend, Settings(), en).read("When was it approved?", SHOWN, streamed.append)
+    assert reading.chosen.id == "S2" and reading.span == "November 9"
+    assert backend.calls[1]["copy_from"] == [p.text for p in SHOWN]
+    assert streamed == [" November 9"]
+
+
+def test_none_that_holds_most_of_the_mass_is_an_abstention():
+    backend = CopyingBackend([" None", " November 9"], [0.1, 0.1, 0.1, 0.6], 1.0, [3])
+    reading = Reader(backend, Settings(), en).read("When was it approved?", SHOWN)
+    assert reading.chosen is None and len(backend.calls) == 1
