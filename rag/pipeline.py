@@ -193,6 +193,8 @@ class Assistant:
 
     def _prefix(self) -> str:
         """The fixed start of the prompt the answers will use, worth evaluating once at load."""
+        if self.generator.choose and self.settings.answer_mode == "span":
+            return prompts.fixed_prefix(self.settings.prompts_dir, "read")
         if self.settings.answer_mode == "span":
             return span.fixed_prefix(self.settings.prompts_dir)
         return prompts.fixed_prefix(self.settings.prompts_dir, "answer")

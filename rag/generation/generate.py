@@ -45,9 +45,9 @@ class Generator(Protocol):
     `n_ctx` / `count_tokens`: its context size and token counts (None: unknown, nothing is fitted);
     `warm`: evaluate a fixed prompt prefix ahead of time (0.0 when it cannot);
     `query_likelihood`: a reranker from its prompt log-probabilities (None when it has none);
-    `choose`: `choose(prompt, options)` gives the log-probability of each option opening the reply,
-    and `generate(reply_prefix=...)` continues a reply already begun (an instruction-tuned reader,
-    rag/grounding/read.py); `model_sha256`: the GGUF's pinned hash when it is a known tier (its
+    `choose`: it reads as an instruction-tuned reader (rag/grounding/read.py): `generate(copy_from=
+    [TEXT, ...], reply_prefix=...)` copies from any of several texts after a reply already begun and
+    reports each one's first-step probability mass; `model_sha256`: the GGUF's pinned hash when it is a known tier (its
     fitted confidence is looked up by it), else None."""
 
     name: str
@@ -69,8 +69,6 @@ class Generator(Protocol):
         reply_prefix: str = "",
     ) -> Generation: ...
 
-    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]: ...
-
     def count_tokens(self, text: str) -> int | None: ...
 
     def warm(self, prefix: str) -> float: ...
@@ -87,9 +85,6 @@ class BaseGenerator:
     choose = False
     n_ctx: int | None = None
     model_sha256: str | None = None
-
-    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
-        raise NotImplementedError(f"{self.name} cannot score options (it declares choose=False)")
 
     def count_tokens(self, text: str) -> int | None:
         return None
@@ -242,10 +237,15 @@ class LlamaGenerator(BaseGenerator):
         """Evaluate a prompt prefix now, so the next prompt that starts with it only pays for
         the rest (llama-cpp-python reuses the longest matching token prefix), or read its state
         back from an earlier process (rag/generation/prefix_cache.py). Returns seconds."""
-        if not prefix or self.chat:
+        if not prefix:
             return 0.0
         t0 = time.perf_counter()
-        tokens = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False)
+        if self.chat:  # the template's opening (a system turn) and the user turn's fixed start
+            mark = "\x00rest"
+            text = self._chat_text(prefix + mark)
+            tokens = self._tokenize_chat(text[: text.index(mark)])
+        else:
+            tokens = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False)
         if len(tokens) >= self.n_ctx:  # a tiny context: nothing worth keeping warm
             return 0.0
         from . import prefix_cache
@@ -301,6 +301,14 @@ class LlamaGenerator(BaseGenerator):
     def _chat_tokens(self, prompt: str, reply_prefix: str = "") -> list[int]:
         """The prompt as one user turn in the GGUF's own chat template, the reply begun with
         `reply_prefix`, as tokens (so a later call that extends the reply reuses the KV cache)."""
+        return self._tokenize_chat(self._chat_text(prompt) + reply_prefix)
+
+    def _tokenize_chat(self, text: str) -> list[int]:
+        bos = self._chat_format.bos_token
+        # Templates that write the BOS themselves (gemma) would get a second one from the tokenizer.
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=not (bos and text.startswith(bos)), special=True)
+
+    def _chat_text(self, prompt: str) -> str:
         if self._chat_format is None:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -311,34 +319,7 @@ class LlamaGenerator(BaseGenerator):
             self._chat_format = Jinja2ChatFormatter(self.llm.metadata["tokenizer.chat_template"],
                                                     eos_token=special("tokenizer.ggml.eos_token_id"),
                                                     bos_token=special("tokenizer.ggml.bos_token_id"))
-        text = self._chat_format(messages=[{"role": "user", "content": prompt}]).prompt + reply_prefix
-        bos = self._chat_format.bos_token
-        # Templates that write the BOS themselves (gemma) would get a second one from the tokenizer.
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=not (bos and text.startswith(bos)), special=True)
-
-    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
-        """Log-probability (over the whole vocabulary) of each option's first token as the first
-        token of the reply: one prefill, no decoding. Options must differ in their first token."""
-        import llama_cpp
-        import numpy as np
-
-        firsts = [self.llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options]
-        if len(set(firsts)) != len(firsts):
-            raise ValueError(f"options {options} share a first token")
-        seen: list[float] = []
-
-        def capture(input_ids, scores):
-            if not seen:
-                z = scores.astype(np.float64)
-                top = z.max()
-                lse = top + np.log(np.exp(z - top).sum())
-                seen.extend(float(z[t] - lse) for t in firsts)
-            return scores
-
-        tokens = self._chat_tokens(prompt) if self.chat else self.llm.tokenize(prompt.encode("utf-8"), add_bos=True)
-        self.llm.create_completion(tokens, max_tokens=1, temperature=0.0, top_k=1,
-                                   logits_processor=llama_cpp.LogitsProcessorList([capture]))
-        return seen
+        return self._chat_format(messages=[{"role": "user", "content": prompt}]).prompt
 
     def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
                  reply_prefix="") -> Generation:

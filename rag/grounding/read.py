@@ -25,8 +25,6 @@ from ..retrieval.retrieve import Passage
 from ..settings import Settings
 from . import span
 
-NONE = "None"
-REPLY = "Answer:"
 
 
 @dataclass
@@ -43,11 +41,11 @@ class Reading:
 class _HoldDecline:
     """Streams the reply, except a leading "None": it is not an answer, and may be taken back."""
 
-    def __init__(self, on_token):
-        self.on_token, self.started = on_token, False
+    def __init__(self, on_token, none: str):
+        self.on_token, self.none, self.started = on_token, none, False
 
     def __call__(self, piece: str) -> None:
-        if not self.started and piece.strip() == NONE:
+        if not self.started and piece.strip() == self.none:
             return
         self.started = True
         self.on_token(piece)
@@ -75,36 +73,42 @@ class Reader:
             shown.pop()
         return None
 
-    def _copy(self, prompt: str, sources: list[str], on_token):
-        return self.generator.generate(prompt, copy_from=sources, reply_prefix=REPLY,
+    def _copy(self, prompt: str, sources: list[str], reply: str, on_token):
+        return self.generator.generate(prompt, copy_from=sources, reply_prefix=reply,
                                        max_tokens=self.settings.max_span_tokens, stop=["\n"], on_token=on_token)
 
     def read(self, question: str, evidence: list[Passage], on_token=None, yes_no: bool = False) -> Reading | None:
         """`yes_no`: the question asks for yes or no, which no phrase of a sentence says; the model
         is asked for the sentence that tells instead (prompts/read_yes_no.txt), with no "None" to
-        offer: Qwen 1.5B read it as "no" (P ≈ 1 on five bundled yes/no questions, all answerable)."""
+        offer: Qwen 1.5B read it as "no" (P ≈ 1 on five bundled yes/no questions, all answerable).
+        Its reply begins "The sentence that tells is:": with "Answer:" alone the model, wanting to
+        write "Yes" or "No", copied whichever sentence began with the likeliest allowed token
+        (1 of 6 bundled yes/no questions right; 5 of 6 with it)."""
         fitted = self.fit(question, evidence, "read_yes_no" if yes_no else "read")
         if fitted is None:
             return None
         prompt, shown = fitted
         sentences = [prompts.as_data(p.text) for p in shown]
         t0 = time.perf_counter()
-        gen = self._copy(prompt, sentences + ([] if yes_no else [NONE]), on_token and _HoldDecline(on_token))
+        reply = self.lang.READER_REPLY_YES_NO if yes_no else self.lang.READER_REPLY
+        none = self.lang.READER_NONE
+        hold = on_token and _HoldDecline(on_token, none)
+        gen = self._copy(prompt, sentences + ([] if yes_no else [none]), reply, hold)
         total = gen.start_total or 1.0
         mass = gen.start_mass or [0.0] * (len(shown) + 1)
         p_none = 0.0 if yes_no else mass[-1] / total
-        if gen.text.strip() == NONE and p_none < 0.5:
+        if gen.text.strip() == none and p_none < 0.5:
             # Greedy decoding compares "None", one token, with each phrase's first token alone: the
             # mass for answering, spread over many phrases, lost to it (0.72 against 0.28 on a
             # bundled question). The reader declines only when it finds that more likely than not.
-            gen = self._copy(prompt, sentences, on_token)
+            gen = self._copy(prompt, sentences, reply, on_token)
         timings = {"generate_s": time.perf_counter() - t0, "ttft_s": gen.ttft_s,
                    "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens}
         text = span.tidy(gen.text, self.lang.SPAN_TRIM)
         holders = [k for k in (gen.sources or []) if k < len(shown)]
         if not holders and text:  # a backend that reports no sources: find the phrase by text
             holders = [k for k, p in enumerate(shown) if span.locate(text, p.text) is not None]
-        if text == NONE or not holders:
+        if text == none or not holders:
             return Reading(shown, None, p_none=p_none, raw=gen.text, timings=timings)
         chosen = shown[holders[0]]
         if span.locate(text, chosen.text) is None:

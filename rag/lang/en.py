@@ -122,6 +122,12 @@ CONTEXT = 8
 # What a copied span may lose at its edges: punctuation and a dangling conjunction.
 SPAN_TRIM = re.compile(r"^[\s,;:.]+|[\s,;:.]+$|\s+(?:and|or|but)$", re.I)
 
+# The instruction-tuned reader (rag/grounding/read.py, prompts/read*.txt): how its reply begins, for a
+# phrase and for a yes/no question (whose answer is the sentence that tells), and how it declines.
+READER_REPLY = "Answer:"
+READER_REPLY_YES_NO = "Answer: The sentence that tells is:"
+READER_NONE = "None"
+
 ABSTAIN_ONE = "The article does not say."
 ABSTAIN_MANY = "The documents do not say."
 QUOTE = "The article says: “{text}” [{id}]."

@@ -5,7 +5,7 @@ constraint never shown. The real Qwen reader runs in tests/test_reader_tiers.py.
 import pytest
 
 from rag.generation.generate import BaseGenerator, Generation
-from rag.grounding.read import NONE, REPLY, Reader
+from rag.grounding.read import Reader
 from rag.lang import en
 from rag.retrieval.retrieve import Passage
 from rag.settings import Settings
@@ -63,8 +63,8 @@ def test_the_phrase_cites_the_sentence_it_was_copied_from(reply, holders, chosen
 def test_every_shown_sentence_and_none_are_the_copy_sources_after_the_reply_prefix():
     _, backend = read(" November 9", [1])
     call = backend.calls[0]
-    assert call["copy_from"] == [p.text for p in SHOWN] + [NONE]
-    assert call["reply_prefix"] == REPLY
+    assert call["copy_from"] == [p.text for p in SHOWN] + [en.READER_NONE]
+    assert call["reply_prefix"] == en.READER_REPLY
     for i, p in enumerate(SHOWN, start=1):
         assert f"[{i}] {p.text}" in call["prompt"]
     assert "S7" not in call["prompt"]  # ids are assigned by code; the model never sees or writes one
@@ -103,3 +103,12 @@ def test_none_that_holds_most_of_the_mass_is_an_abstention():
     backend = CopyingBackend([" None", " November 9"], [0.1, 0.1, 0.1, 0.6], 1.0, [3])
     reading = Reader(backend, Settings(), en).read("When was it approved?", SHOWN)
     assert reading.chosen is None and len(backend.calls) == 1
+
+
+def test_a_yes_no_question_offers_no_none_and_asks_for_the_sentence_that_tells():
+    backend = CopyingBackend(" Putin signed the treaty in Pyongyang", [0.9, 0.0, 0.0], 0.9, [0])
+    reading = Reader(backend, Settings(), en).read("Did Putin sign it?", SHOWN, yes_no=True)
+    call = backend.calls[0]
+    assert call["copy_from"] == [p.text for p in SHOWN]
+    assert call["reply_prefix"] == en.READER_REPLY_YES_NO and "yes or no" in call["prompt"]
+    assert reading.chosen.id == "S7" and reading.p_none == 0.0
