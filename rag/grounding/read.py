@@ -26,7 +26,6 @@ from ..settings import Settings
 from . import span
 
 
-
 @dataclass
 class Reading:
     shown: list[Passage]
