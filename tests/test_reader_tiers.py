@@ -54,3 +54,35 @@ def test_the_tier_is_recognised_through_a_link_so_its_fitted_confidence_applies(
     link = tmp_path / "copy.gguf"
     link.symlink_to(models.tier(TIER).path())
     assert models.tier_of(link) == models.tier(TIER)
+
+
+# Measured with this tier and its fitted confidence on the bundled set (`rag eval --model
+# qwen2.5-coder-0.5b-instruct`: answered precision 0.743, citation precision 0.848, abstained on
+# unanswerable 0.846, coverage 0.733); floors, not pins, a few questions below each.
+READER_FLOORS = {
+    "answered_precision": 0.743 - 0.05,
+    "citation_precision": 0.848 - 0.05,
+    "abstain_unanswerable": 0.846 - 0.16,  # 13 questions: one is 0.077
+    "coverage": 0.733 - 0.08,  # 45 answerable: one is 0.022
+}
+
+
+@pytest.fixture(scope="module")
+def reader_predictions(reader, bundled_questions):
+    from rag.tools import evaluate
+
+    return evaluate.run(reader, bundled_questions)
+
+
+@pytest.mark.parametrize("metric, floor", READER_FLOORS.items())
+def test_reader_quality_stays_above_its_floor(bundled_questions, reader_predictions, metric, floor):
+    from rag.tools import evaluate
+
+    value = evaluate.score(bundled_questions, reader_predictions)[metric]
+    assert value >= floor, f"{metric} {value:.3f} fell below its floor {floor:.3f}"
+
+
+def test_every_reader_answer_was_generated(reader_predictions):
+    answered = [p for p in reader_predictions if p["outcome"] == "read"]
+    assert answered and all(p["timings"]["completion_tokens"] > 0 for p in answered)
+    assert not [p for p in reader_predictions if p["outcome"] in ("span_typed", "quote_unverified", "span")]
