@@ -326,10 +326,10 @@ class LlamaGenerator(BaseGenerator):
         import llama_cpp
 
         allowed_ids = list(allowed_ids)
-        processors = constraint = None
+        processors = copying = None
         if copy_from is not None:
-            constraint = self._span_constraint(copy_from)
-            processors = llama_cpp.LogitsProcessorList([constraint])
+            copying = self._span_constraint(copy_from)
+            processors = llama_cpp.LogitsProcessorList([copying])
         elif allowed_ids:
             tail = "" if self.chat else prompt[-16:]
             constraint = CitationConstraint(self.token_table(), allowed_ids, self._detok, tail)
@@ -360,7 +360,7 @@ class LlamaGenerator(BaseGenerator):
         text = "".join(pieces)
         written = self.llm.tokenize(text.encode(), add_bos=False, special=False) if text else []
         generation = Generation(text, prompt_tokens, len(written), ttft if ttft is not None else seconds, seconds)
-        if constraint is not None and not isinstance(copy_from, str):
-            generation.start_mass, generation.start_total = constraint.start_mass, constraint.start_total
-            generation.sources = constraint.containing(written)
+        if copying is not None and not isinstance(copy_from, str):
+            generation.start_mass, generation.start_total = copying.start_mass, copying.start_total
+            generation.sources = copying.containing(written)
         return generation
