@@ -365,10 +365,9 @@ class Assistant:
         return self._judge(question, answer, best, reading.shown, kind, retrieval, {}, reader_features)
 
     def _judge(self, question, answer: Answer, best: Passage, typed, kind, retrieval: Retrieval,
-               reranked: dict[str, float], extra: dict[str, float] | None = None) -> Answer:
+               reranked: dict[str, float], reader: dict[str, float] | None = None) -> Answer:
         """Attach the confidence; below the threshold, withhold the answer and say why."""
-        features = answer_features(question, answer, best, typed, kind, retrieval, reranked, self.vocabulary)
-        features.update(extra or {})
+        features = answer_features(question, answer, best, typed, kind, retrieval, reranked, self.vocabulary, reader)
         answer.features = features
         answer.confidence = self.confidence.score(features)
         threshold = self.settings.min_confidence

@@ -32,6 +32,8 @@ FEATURES = {
     "choice": "the reader's probability for the sentence it chose, among the sentences shown and 'none'",
     "answerable": "1 minus the reader's probability that none of the sentences shown answers",
 }
+# Measured only when an instruction-tuned reader answered (rag/grounding/read.py).
+READER_FEATURES = ("choice", "answerable")
 FITTED_DIR = MODEL_FILE.parent / "confidence"
 
 

@@ -8,14 +8,17 @@ from typing import Sequence
 from ..answer import Answer
 from ..grounding import cite, compose
 from ..retrieval.retrieve import Passage, Retrieval
+from .confidence import READER_FEATURES
 from .guard import Vocabulary
 
 
 def measure(question: str, answer: Answer, best: Passage, typed: Sequence[Passage], kind: str | None,
-            retrieval: Retrieval, reranked: dict[str, float], vocabulary: Vocabulary) -> dict[str, float]:
+            retrieval: Retrieval, reranked: dict[str, float], vocabulary: Vocabulary,
+            reader: dict[str, float] | None = None) -> dict[str, float]:
     """`best` is the sentence the answer came from, `typed` the candidates that had the kind of
     phrase asked for (`kind`), `reranked` the query-likelihood scores of all of them, `best`
-    included (empty when no reranker ran)."""
+    included (empty when no reranker ran); `reader` the instruction-tuned reader's own
+    READER_FEATURES, when one answered."""
     others = [p.dense for p in retrieval.passages if p.id != best.id]
     # The runner-up is the best *other* candidate: a who-question may pick a sentence naming a
     # person over one the reranker scored higher, and its margin is then negative.
@@ -32,4 +35,5 @@ def measure(question: str, answer: Answer, best: Passage, typed: Sequence[Passag
         "typed": float(kind is not None),
         "adds": float(compose.adds_to(text, question)),
         "short": float(answer.outcome in ("span", "span_typed", "free", "read")),
+        **{name: reader[name] for name in READER_FEATURES if reader and name in reader},
     }

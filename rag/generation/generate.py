@@ -46,9 +46,10 @@ class Generator(Protocol):
     `warm`: evaluate a fixed prompt prefix ahead of time (0.0 when it cannot);
     `query_likelihood`: a reranker from its prompt log-probabilities (None when it has none);
     `choose`: it reads as an instruction-tuned reader (rag/grounding/read.py): `generate(copy_from=
-    [TEXT, ...], reply_prefix=...)` copies from any of several texts after a reply already begun and
-    reports each one's first-step probability mass; `model_sha256`: the GGUF's pinned hash when it is a known tier (its
-    fitted confidence is looked up by it), else None."""
+    [TEXT, ...], reply_prefix=...)` copies from any of several texts after a reply already begun
+    and reports each one's first-step probability mass;
+    `model_sha256`: the GGUF's pinned hash when it is a known tier (its fitted confidence is looked
+    up by it), else None."""
 
     name: str
     chat: bool
@@ -224,7 +225,7 @@ class LlamaGenerator(BaseGenerator):
         self.copy_spans = True
         self.choose = self.chat
         known = models.tier_of(path)
-        self.model_sha256 = known.sha256 or None if known else None
+        self.model_sha256 = (known.sha256 or None) if known else None
         self._chat_format = None
         self._table: TokenTable | None = None
         self._counted: tuple[str | None, int] = (None, 0)
@@ -314,7 +315,7 @@ class LlamaGenerator(BaseGenerator):
 
             def special(key: str) -> str:
                 tid = self.llm.metadata.get(key)
-                return self.llm.detokenize([int(tid)], special=True).decode("utf-8", "ignore") if tid else ""
+                return "" if tid is None else self.llm.detokenize([int(tid)], special=True).decode("utf-8", "ignore")
 
             self._chat_format = Jinja2ChatFormatter(self.llm.metadata["tokenizer.chat_template"],
                                                     eos_token=special("tokenizer.ggml.eos_token_id"),

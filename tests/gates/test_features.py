@@ -1,7 +1,7 @@
 import pytest
 
 from rag.answer import Answer
-from rag.gates.confidence import FEATURES
+from rag.gates.confidence import FEATURES, READER_FEATURES
 from rag.gates.features import measure
 from rag.gates.guard import Vocabulary
 from rag.retrieval.retrieve import Passage, Retrieval
@@ -14,11 +14,11 @@ def passage(id_: str, dense: float, text: str = "The bridge opened in 1932.") ->
 
 
 def features(ranked, best, reranked, answer="1932 [S1]", outcome="span", kind="date",
-             question="When did the bridge open?"):
+             question="When did the bridge open?", reader=None):
     retrieval = Retrieval(ranked, [p.id for p in ranked], [], [p.id for p in ranked])
     typed = [p for p in ranked if p.id in reranked] or [best]
     got = Answer(question, answer, False, [], ranked, outcome=outcome)
-    return measure(question, got, best, typed, kind, retrieval, reranked, Vocabulary(DOCS))
+    return measure(question, got, best, typed, kind, retrieval, reranked, Vocabulary(DOCS), reader)
 
 
 S1, S2, S3 = passage("S1", 0.8), passage("S2", 0.5), passage("S3", 0.6)
@@ -59,4 +59,10 @@ def test_answer_features(answer, outcome, kind, expected):
 def test_vocabulary_features_and_names(question, coverage):
     got = features([S1], S1, {}, question=question)
     assert got["coverage"] == pytest.approx(coverage)
-    assert set(got) == set(FEATURES)  # every feature the model may be fitted on, and no other
+    # every feature the model may be fitted on, and no other; the reader's only when one answered
+    assert set(got) == set(FEATURES) - set(READER_FEATURES)
+
+
+def test_the_readers_own_features_join_when_it_answered():
+    got = features([S1], S1, {}, outcome="read", reader={"choice": 0.7, "answerable": 0.9})
+    assert set(got) == set(FEATURES) and (got["choice"], got["answerable"]) == (0.7, 0.9)
