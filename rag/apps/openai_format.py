@@ -37,13 +37,55 @@ class ChatRequest:
     documents: list[str] | None = None  # answer only from these documents (by name)
 
 
+# Deeper than any real request; json's C parser recurses, and a deep body reached its limit
+# (RecursionError, a 500) at about 1,000 levels.
+MAX_DEPTH = 64
+# Python refuses to parse integers longer than 4,300 digits (ValueError, a 500): no field here
+# needs more than a few.
+MAX_DIGITS = 100
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"a number with {len(text)} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value: object) -> int:
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def parse_json(body: bytes, limit: int) -> object:
+    """A request body as JSON, or ApiError: 413 over `limit`, 400 for anything that is not
+    plain JSON (bad UTF-8, NaN or Infinity, huge numbers, nesting deeper than MAX_DEPTH)."""
     if len(body) > limit:
         raise ApiError(413, f"request body is {len(body)} bytes; the limit is {limit}")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(body, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise ApiError(400, f"request body is nested more than {MAX_DEPTH} levels deep") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ApiError(400, f"request body is nested more than {MAX_DEPTH} levels deep")
+    return data
 
 
 def _text(content: object, where: str) -> str:
@@ -58,6 +100,9 @@ def _text(content: object, where: str) -> str:
 
 
 def parse_chat(data: object) -> ChatRequest:
+    """The question (the last user message), the earlier (user, assistant) turns and options
+    of a chat-completions body that rag/apps/api_schema.py has validated; checked again here
+    for callers that skip it. Trailing assistant turns are ignored: there is nothing to continue."""
     if not isinstance(data, dict):
         raise ApiError(422, "request body must be a JSON object")
     messages = data.get("messages")
@@ -66,18 +111,19 @@ def parse_chat(data: object) -> ChatRequest:
     turns: list[tuple[str, str]] = []
     for i, m in enumerate(messages):
         where = f"messages[{i}]"
-        if not isinstance(m, dict) or m.get("role") not in {"system", "developer", "user", "assistant", "tool"}:
+        if not isinstance(m, dict) or m.get("role") not in {"system", "developer", "user", "assistant"}:
             raise ApiError(422, f"{where} needs a role of system, user or assistant", where)
         turns.append((m["role"], _text(m.get("content") or "", where)))
-    if turns[-1][0] != "user":
-        raise ApiError(422, "the last message must come from the user", f"messages[{len(turns) - 1}]")
-    question = turns[-1][1]
+    last = max((i for i, (role, _) in enumerate(turns) if role == "user"), default=None)
+    if last is None:
+        raise ApiError(422, "no message comes from the user", "messages")
+    question = turns[last][1]
     if not question.strip():
-        raise ApiError(422, "the last user message is empty", f"messages[{len(turns) - 1}].content")
+        raise ApiError(422, "the last user message is empty", f"messages[{last}].content")
     # System prompts are ignored on purpose: answers come from the documents, not instructions.
     history: list[tuple[str, str]] = []
     pending: str | None = None
-    for role, text in turns[:-1]:
+    for role, text in turns[:last]:
         if role == "user":
             pending = text
         elif role == "assistant" and pending is not None:
@@ -177,7 +223,8 @@ class Chunks:
                            confidence=_confidence(answer), reason=answer.reason)
 
     def error(self, message: str) -> str:
-        return f"data: {json.dumps(ApiError(500, message, kind='server_error').body())}\n\n"
+        """After a 200 has been sent, the only way left to say the answer failed."""
+        return f"data: {json.dumps(ApiError(503, message, kind='server_error').body())}\n\n"
 
     @staticmethod
     def done() -> str:

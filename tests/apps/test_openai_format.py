@@ -15,6 +15,8 @@ from rag.apps import openai_format as oa
                    {"role": "user", "content": [{"type": "text", "text": "Q2"}, {"type": "image_url"}]}]},
      "Q2", [("Q1", "A1 [S2]")]),
     ({"messages": [{"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Q"}]}, "Q", []),
+    # nothing to continue after the last user message: it is the question
+    ({"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}, "Q", []),
 ])
 def test_parse_chat(body, question, history):
     req = oa.parse_chat(body)
@@ -29,7 +31,8 @@ def test_parse_chat(body, question, history):
     ({"messages": [{"role": "wizard", "content": "x"}]}, 422, "messages[0]"),
     ({"messages": [{"role": "user", "content": 5}]}, 422, "messages[0]"),
     ({"messages": [{"role": "user", "content": "  "}]}, 422, "messages[0].content"),
-    ({"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}, 422, "messages[1]"),
+    ({"messages": [{"role": "system", "content": "Q"}, {"role": "assistant", "content": "A"}]}, 422, "messages"),
+    ({"messages": [{"role": "tool", "content": "x"}, {"role": "user", "content": "Q"}]}, 422, "messages[0]"),
     ({"messages": [{"role": "user", "content": "Q"}], "stream": "yes"}, 422, "stream"),
 ])
 def test_parse_chat_rejects(body, status, param):
@@ -39,11 +42,31 @@ def test_parse_chat_rejects(body, status, param):
     assert set(err.value.body()["error"]) == {"message", "type", "param", "code"}
 
 
-@pytest.mark.parametrize("body, status", [(b"{bad", 400), (b"\xff\xfe", 400), (b"x" * 101, 413)])
+@pytest.mark.parametrize("body, status", [
+    (b"{bad", 400), (b"\xff\xfe", 400), (b"x" * 10_001, 413),
+    (b"[" * 1000, 400),  # was a RecursionError (500)
+    (b"[" * 65 + b"]" * 65, 400),  # parses, but deeper than any request
+    (b'{"question": "q", "x": ' + b"9" * 5000 + b"}", 400),  # was a ValueError (500)
+    (b'{"temperature": NaN}', 400), (b'{"temperature": Infinity}', 400), (b'{"temperature": 1e999}', 400),
+])
 def test_parse_json_rejects(body, status):
     with pytest.raises(oa.ApiError) as err:
-        oa.parse_json(body, limit=100)
+        oa.parse_json(body, limit=10_000)
     assert err.value.status == status
+
+
+def _nested(levels: int) -> list:
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("body, value", [
+    (b'{"t": 1e308}', {"t": 1e308}), (b'{"n": -123}', {"n": -123}), (b"[" * 64 + b"]" * 64, _nested(64)),
+])
+def test_parse_json_accepts(body, value):
+    assert oa.parse_json(body, limit=10_000) == value
 
 
 ANSWER = Answer("Q", "Putin signed it [S2]. He ratified it on November 9 [S3].", False,
