@@ -23,7 +23,7 @@ export RAG_INDEX_DIR ?= $(CURDIR)/index
 # sha256 checked; a no-op once installed).
 TEST_READER ?= qwen2.5-coder-0.5b-instruct
 
-.PHONY: run test test-frontends install models index bench eval clean
+.PHONY: run test test-fuzz test-frontends install models index bench eval clean
 
 run: install index
 	$(BIN)/rag ask "$(QUESTION)"
@@ -33,6 +33,12 @@ test: install models
 
 models: install
 	$(BIN)/rag models install $(TEST_READER)
+
+# Opt-in: schemathesis with 200 examples per operation (the suite runs 25), then 1,000 hostile
+# requests against one `rag serve` process (server errors, RSS growth, a last real answer).
+test-fuzz: install index
+	RAG_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q -rs tests/apps/test_server_schema.py
+	$(BIN)/python -m rag.tools.hostile --requests 1000
 
 # Opt-in: Open WebUI (about 3 GB, its own virtualenv, CPU torch first) shows rag's citations as
 # sources in headless Chromium; the screenshot lands in docs/.

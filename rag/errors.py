@@ -23,3 +23,7 @@ class QuestionError(RagError):
 
 class BackendUnavailable(RagError):
     """A served backend (LLM server, database) is not answering: worth retrying later."""
+
+
+class UnknownDocument(QuestionError):
+    """A question restricted to a document the index does not have (the server's 404)."""

@@ -113,13 +113,20 @@ class Settings:
     # article, but citation precision 0.729 -> 0.714 there and 0.911 -> 0.844 on the bundled set.
     rerank_content_only: bool = False
 
-    max_question_chars: int = 4000
+    # A request's cost is bounded: a 4,000-character question took 4.8-6.4 s of prefill on 2
+    # cores. History only resolves follow-ups (rules, no model): its last turns, cut to the cap.
+    max_question_chars: int = 1000
+    max_history_turns: int = 8
 
     # Server (rag serve): Bearer key for /v1/* (RAG_API_KEY), allowed CORS origins (none:
     # CORS off), request body limit, and how many requests may wait for the model.
     api_key: str | None = field(default_factory=lambda: os.environ.get("RAG_API_KEY") or None)
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
+    # Host names the server answers for besides loopback and its bind address (DNS rebinding),
+    # and the URL clients reach it by: citation links are built from it, never from a request.
+    allowed_hosts: tuple[str, ...] = ()
+    public_url: str | None = None
     max_queue: int = 64
     verbose: bool = False
 

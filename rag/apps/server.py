@@ -1,34 +1,33 @@
 """`rag serve`: an OpenAI-compatible chat API with citations, `/v1/ask`, and a web page.
 
-One `Assistant` (one llama.cpp context) serves every client: requests wait their turn in
-an asyncio queue of bounded length instead of running concurrently on the same model, and
-a client that goes away while waiting or while its answer is generated gives up its turn.
-Streams carry verified text only: the model's draft is checked against its cited sentences
-before any of it is sent, so nothing streamed is later taken back.
+The routes only parse, call the Service (rag/apps/service.py) and shape replies; what a request
+must pass first (Host, key, body type and size) is rag/apps/http_guard.py, the bodies are
+rag/apps/api_schema.py. Every error is OpenAI's JSON error. Streams carry verified text only:
+the answer is checked against its cited sentences before any of it is sent.
 """
 
-from __future__ import annotations
-
 import asyncio
-import hmac
 import json
-import logging
 import os
+import re
 import sys
 import threading
 from importlib import resources
-from typing import Callable
+from typing import Annotated, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Body, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException
 
-from ..errors import BackendUnavailable, QuestionError, RagError
 from ..pipeline import Assistant
+from . import api_schema as api
 from . import openai_format as oa
-
-log = logging.getLogger("rag.apps.server")
+from .http_guard import Guard, GuardConfig, allowed_hosts, authorized
+from .service import Cancelled, Service
 
 # `rag serve --workers N`: the parent passes its settings to each worker process here.
 SETTINGS_ENV = "RAG_SERVE_SETTINGS"
@@ -50,136 +49,80 @@ def app_from_environment() -> FastAPI:
     for key in ("index_dir", "model_path"):
         if options.get(key):
             options[key] = Path(options[key])
-    if options.get("cors_origins"):
-        options["cors_origins"] = tuple(options["cors_origins"])
+    for key in ("cors_origins", "allowed_hosts"):
+        if options.get(key):
+            options[key] = tuple(options[key])
     assistant = Assistant(Settings().with_(**options), notify=lambda m: print(m, file=sys.stderr))
     return create_app(assistant)
 
 
-class Cancelled(Exception):
-    """Raised inside generation when the client that asked has gone."""
+class _JsonRequest(Request):
+    """Bodies parsed by oa.parse_json (no NaN, huge numbers or deep nesting), whose errors
+    FastAPI passes on as they are."""
+
+    async def json(self):
+        if not hasattr(self, "_json"):
+            try:
+                self._json = oa.parse_json(await self.body(), sys.maxsize)
+            except oa.ApiError as exc:
+                raise HTTPException(exc.status, exc.message) from None
+        return self._json
 
 
-class Service:
-    """The app's state: the assistant, whether it is loaded, and the queue in front of it."""
+class _Route(APIRoute):
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
 
-    def __init__(self, assistant: Assistant, on_load_error: Callable[[str], None] | None = None):
-        self.assistant = assistant
-        self.on_load_error = on_load_error
-        s = assistant.settings
-        self.max_queue = s.max_queue
-        self.ready = threading.Event()
-        self.load_error: str | None = None
-        self.waiting = 0
-        self.unavailable: str | None = None
-        self._retrying = threading.Lock()
-        self.slot = asyncio.Semaphore(1)
-        self.model = "rag"
+        async def route(request: Request):
+            return await handler(_JsonRequest(request.scope, request.receive))
 
-    def load(self) -> None:
-        try:
-            self.assistant.load()
-            self.model = self.assistant.generator.name
-            self.unavailable = None
-            self.ready.set()
-        except BackendUnavailable as exc:  # the LLM server is down: not fatal, the next request retries
-            self.unavailable = str(exc)
-            log.warning("%s", exc)
-        except RagError as exc:
-            self.load_error = str(exc)
-            log.error("could not load: %s", exc)
-            if self.on_load_error:
-                self.on_load_error(self.load_error)
-
-    def _retry_load(self) -> None:
-        if self._retrying.acquire(blocking=False):
-            def run():
-                try:
-                    self.load()
-                finally:
-                    self._retrying.release()
-            threading.Thread(target=run, name="rag-reload", daemon=True).start()
-
-    def check_available(self) -> None:
-        if self.unavailable and not self.ready.is_set():
-            self._retry_load()
-            raise oa.ApiError(503, self.unavailable, kind="server_error")
-        if self.load_error:
-            raise oa.ApiError(503, f"the assistant could not load: {self.load_error}", kind="server_error")
-        if not self.ready.is_set():
-            raise oa.ApiError(503, "the assistant is still loading models; retry shortly", kind="server_error")
-        if self.waiting >= self.max_queue:
-            raise oa.ApiError(503, f"{self.waiting} requests are already waiting; retry shortly", kind="server_error")
-
-    async def answer(self, request: Request, question: str, history, k: int | None = None, documents=None):
-        """Wait for the model, then answer in a worker thread; give up if the client leaves."""
-        self.check_available()
-        self.waiting += 1
-        try:
-            await self.slot.acquire()
-        finally:
-            self.waiting -= 1
-        try:
-            if await request.is_disconnected():
-                raise Cancelled()
-            return await self._run(request, question, history, k, documents)
-        finally:
-            self.slot.release()
-
-    async def _run(self, request: Request, question: str, history, k, documents):
-        gone = threading.Event()
-
-        def on_token(_: str) -> None:
-            if gone.is_set():
-                raise Cancelled()
-
-        async def watch() -> None:
-            while not await request.is_disconnected():
-                await asyncio.sleep(0.05)
-            gone.set()
-
-        watcher = asyncio.create_task(watch())
-        try:
-            return await asyncio.to_thread(self.assistant.ask, question, history=history, k=k, on_token=on_token,
-                                           documents=documents)
-        except QuestionError as exc:
-            raise oa.ApiError(422, str(exc), "messages") from None
-        except BackendUnavailable as exc:
-            raise oa.ApiError(503, str(exc), kind="server_error") from None
-        finally:
-            gone.set()  # if this task was cancelled (stream closed), stop the thread at its next token
-            watcher.cancel()
+        return route
 
 
-def _check_key(api_key: str | None) -> Callable:
-    async def check(request: Request) -> None:
-        if not api_key or request.method == "OPTIONS" or not request.url.path.startswith("/v1/"):
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-            raise oa.ApiError(401, "missing or wrong API key: send Authorization: Bearer <key>", kind="authentication_error")
-
-    return check
+# Parts of a pydantic error location that name a union's branch, not a field.
+_BRANCH = re.compile(r"[\[\]\-]|^(str|int|float|bool|list|dict|none|null)$|^[A-Z]")
 
 
-async def _body(request: Request, limit: int) -> object:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise oa.ApiError(413, f"request body is {declared} bytes; the limit is {limit}")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise oa.ApiError(413, f"request body is over the limit of {limit} bytes")
-    return oa.parse_json(bytes(body), limit)
+def _param(loc) -> str | None:
+    """("body", "messages", 0, "UserMessage", "content") -> "messages[0].content"."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _BRANCH.search(str(part)):
+            out += f".{part}" if out else str(part)
+    return out or None
+
+
+def _validation_error(exc: RequestValidationError) -> oa.ApiError:
+    """The first problem, naming its field; asking for what this server does not do is a 400."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    param = _param(tuple(first.get("loc", ())))
+    loc = (param or "").split(".")
+    if loc and loc[0] in api.UNSUPPORTED:
+        return oa.ApiError(400, f"{loc[0]} is not supported here: one answer per request, "
+                                "copied from the documents, without tools or log-probabilities", loc[0])
+    return oa.ApiError(422, f"{param or 'body'}: {first.get('msg', 'invalid')}", param)
+
+
+def _base_url(request: Request, public_url: str | None) -> str:
+    """Where citation links point: the configured public URL, else the address the connection
+    reached (the socket's, not the Host header a client chose)."""
+    if public_url:
+        return public_url.rstrip("/") + "/"
+    host, port = request.scope.get("server") or ("127.0.0.1", 80)
+    host = f"[{host}]" if ":" in host else host
+    return f"{request.url.scheme}://{host}:{port}/"
 
 
 def create_app(assistant: Assistant, *, load_in_background: bool = True,
                on_load_error: Callable[[str], None] | None = None) -> FastAPI:
     """The ASGI app. Models load in a background thread so /healthz can say "loading"."""
+
     s = assistant.settings
     service = Service(assistant, on_load_error)
-    check_key = _check_key(s.api_key)
+    Chat = api.chat_request_model(s.max_question_chars)
+    Ask = api.ask_request_model(s.max_question_chars)
 
     async def lifespan(app: FastAPI):
         if load_in_background:
@@ -188,21 +131,11 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
             service.load()
         yield
 
+    # The key is checked by the Guard; declaring it here puts it in the schema.
+    keyed = [Depends(HTTPBearer(auto_error=False))] if s.api_key else []
     app = FastAPI(title="rag", summary="Answers from local documents, every claim cited.", lifespan=lifespan)
+    app.router.route_class = _Route
     app.state.service = service
-
-    @app.middleware("http")
-    async def errors(request: Request, call_next):
-        try:
-            await check_key(request)
-            return await call_next(request)
-        except oa.ApiError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
-
-    # Added last, so outermost: preflights and error responses get CORS headers too.
-    if s.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(s.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
 
     @app.exception_handler(oa.ApiError)
     async def api_error(request: Request, exc: oa.ApiError):
@@ -210,22 +143,38 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse(oa.ApiError(exc.status_code, str(exc.detail)).body(), status_code=exc.status_code)
+        # 405 keeps its Allow header.
+        return JSONResponse(oa.ApiError(exc.status_code, str(exc.detail)).body(), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
-    @app.get("/healthz")
-    async def healthz():
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        error = _validation_error(exc)
+        return JSONResponse(error.body(), status_code=error.status)
+
+    posted = api.errors(400, 401, 413, 415, 421, 422, 429, 503) if s.api_key else \
+        api.errors(400, 413, 415, 421, 422, 429, 503)
+    got = api.errors(401, 421) if s.api_key else api.errors(421)
+
+    @app.get("/healthz", response_model=api.HealthBody, response_model_exclude_none=True,
+             responses={**api.errors(421), 500: {"model": api.HealthBody}, 503: {"model": api.HealthBody}})
+    async def healthz(request: Request):
+        """Ready or not; which model and how many sentences only with the key (when one is set)."""
         if service.load_error:
             return JSONResponse({"status": "error", "error": service.load_error}, status_code=500)
         if not service.ready.is_set():
             return JSONResponse({"status": "loading"}, status_code=503)
+        if not authorized(dict(request.scope["headers"]), s.api_key):
+            return {"status": "ok"}
         return {"status": "ok", "model": service.model, "sentences": len(assistant.store.sentences),
                 "waiting": service.waiting}
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=api.ModelList, responses=got, dependencies=keyed)
     async def models():
         return {"object": "list", "data": [{"id": service.model, "object": "model", "created": 0, "owned_by": "rag"}]}
 
-    @app.get("/v1/sentences")
+    @app.get("/v1/sentences", response_model=api.SentenceList, responses={**got, **api.errors(429, 503)},
+             dependencies=keyed)
     async def sentences():
         """The documents as sentences, so a page can show and highlight what is cited."""
         service.check_available()
@@ -234,30 +183,33 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
                                "section": x.section, "paragraph": x.paragraph, "text": x.text}
                               for x in store.sentences]}
 
-    @app.post("/v1/ask")
-    async def ask(request: Request):
-        data = await _body(request, s.max_body_bytes)
-        if not isinstance(data, dict) or not isinstance(data.get("question"), str):
-            raise oa.ApiError(422, "send {\"question\": \"...\"}", "question")
-        k = data.get("k")
-        if k is not None and not (isinstance(k, int) and 1 <= k <= 50):
-            raise oa.ApiError(422, "k must be an integer from 1 to 50", "k")
-        documents = oa.parse_documents(data.get("documents"), "documents")
+    @app.post("/v1/ask", response_model=api.AnswerBody, responses={**posted, **api.errors(404, 499)},
+              dependencies=keyed)
+    async def ask(request: Request, body: Annotated[Ask, Body()]):
+        """Answer one question: the same JSON as `rag ask --json`."""
+        documents = oa.parse_documents(body.documents, "documents")
         try:
-            answer = await service.answer(request, data["question"], (), k, documents)
+            answer = await service.answer(request, body.question, (), body.k, documents)
         except Cancelled:
-            return JSONResponse({}, status_code=499)
-        return answer.to_dict()
+            return _gone()
+        return JSONResponse(answer.to_dict())
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request):
-        req = oa.parse_chat(await _body(request, s.max_body_bytes))
+    @app.post("/v1/chat/completions", response_model=api.ChatCompletionBody,
+              responses={**posted, **api.errors(404, 499),
+                         200: {"content": {"text/event-stream": {"schema": api.SSE_EVENT}},
+                               "description": "A chat completion; with stream, its chunks as server-sent events"}},
+              dependencies=keyed)
+    async def chat(request: Request, body: Annotated[Chat, Body()]):
+        """OpenAI's chat completions, answered from the documents with citations."""
+        req = oa.parse_chat(body.model_dump(exclude_none=True))
+        base = _base_url(request, s.public_url)
         if not req.stream:
             try:
                 answer = await service.answer(request, req.question, req.history, documents=req.documents)
             except Cancelled:
-                return JSONResponse({}, status_code=499)
-            return oa.completion(answer, service.model, str(request.base_url))
+                return _gone()
+            return JSONResponse(oa.completion(answer, service.model, base))
+        await service.check(req.question, req.documents)  # errors get their status, not a 200 stream
         chunks = oa.Chunks(service.model)
 
         async def events():
@@ -266,21 +218,44 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
                 answer = await service.answer(request, req.question, req.history, documents=req.documents)
             except Cancelled:
                 return
-            except oa.ApiError as exc:
+            except oa.ApiError as exc:  # the model server went away mid-request
                 yield chunks.error(exc.message)
                 yield chunks.done()
                 return
             for piece in oa.pieces(answer.answer):
                 yield chunks.content(piece)
-            yield chunks.finish(answer, str(request.base_url))
+            yield chunks.finish(answer, base)
             yield chunks.done()
 
-        service.check_available()
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    @app.get("/", response_class=HTMLResponse)
-    async def page():
-        return resources.files("rag").joinpath("web/index.html").read_text(encoding="utf-8")
+    web = resources.files("rag").joinpath("web")
 
+    @app.get("/", response_class=HTMLResponse, responses=api.errors(421))
+    async def page():
+        """The chat page: ask, read the answer, click a citation to see its sentence."""
+        return web.joinpath("index.html").read_text(encoding="utf-8")
+
+    app.head("/", include_in_schema=False)(page)
+
+    @app.api_route("/app.js", methods=["GET", "HEAD"], include_in_schema=False)
+    async def script():
+        return Response(web.joinpath("app.js").read_text(encoding="utf-8"), media_type="text/javascript")
+
+    @app.api_route("/app.css", methods=["GET", "HEAD"], include_in_schema=False)
+    async def style():
+        return Response(web.joinpath("app.css").read_text(encoding="utf-8"), media_type="text/css")
+
+    posted = frozenset(r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ()))
+    app.add_middleware(Guard, config=GuardConfig(allowed_hosts(s.public_url, s.allowed_hosts),
+                                                  s.api_key, s.max_body_bytes, posted))
+    # Added last, so outermost: preflights and error responses get CORS headers too.
+    if s.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(s.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     return app
+
+
+def _gone() -> JSONResponse:
+    return JSONResponse(oa.ApiError(499, "the client closed the connection").body(), status_code=499)

@@ -153,7 +153,21 @@ def test_serve_exits_with_one_line_when_the_model_cannot_load(idx, tmp_path):
 def test_serve_help_names_its_options():
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
-    assert all(opt in result.output for opt in ("--host", "--port", "--api-key", "--cors-origin", "--max-body-bytes"))
+    assert all(opt in result.output for opt in ("--host", "--port", "--api-key", "--cors-origin", "--max-body-bytes",
+                                                "--api-key-file", "--public-url", "--allow-host"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--api-key-file", "{tmp}/missing-key"], "cannot read the API key file"),
+    (["--api-key-file", "{tmp}/empty-key"], "is empty"),
+    (["--public-url", "ftp://rag.example.org/"], "--public-url must be an http(s) URL"),
+    (["--public-url", "rag.example.org"], "--public-url must be an http(s) URL"),
+])
+def test_serve_rejects_bad_key_files_and_urls_in_one_line(idx, tmp_path, args, message):
+    (tmp_path / "empty-key").write_text("\n")
+    result = runner.invoke(app, ["serve", "--port", "0", *[a.format(tmp=tmp_path) for a in args], *idx])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output and len(result.output.splitlines()) == 1
 
 
 def test_bench_json_measures_every_part(idx, monkeypatch):

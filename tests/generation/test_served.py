@@ -147,7 +147,7 @@ def test_server_down_then_back(llama, assistant):
     remote = Assistant(assistant.settings.with_(llm_url=llama.url, llm_api_key="sk-never-shown"),
                        embedder=assistant.embedder)
     remote._retriever = assistant.retriever
-    with TestClient(create_app(remote, load_in_background=False)) as client:
+    with TestClient(create_app(remote, load_in_background=False), base_url="http://localhost") as client:
         assert client.post("/v1/ask", json={"question": question}).status_code == 200
         llama.stop()
         try:
@@ -176,7 +176,7 @@ def test_serve_starts_before_the_llm_server(llama, assistant):
         remote._retriever = assistant.retriever
         with pytest.raises(BackendUnavailable):
             remote.generator
-        client = TestClient(create_app(remote, load_in_background=False))
+        client = TestClient(create_app(remote, load_in_background=False), base_url="http://localhost")
         with client:
             assert client.post("/v1/ask", json={"question": "Who signed the treaty?"}).status_code == 503
             llama.start()

@@ -149,7 +149,7 @@ def test_database_down_then_back(pg, indexed, assistant):
     on_pg = Assistant(assistant.settings.with_(store=indexed), embedder=assistant.embedder,
                       generator=assistant.generator, reranker=assistant.reranker)
     runner = CliRunner()
-    with TestClient(create_app(on_pg, load_in_background=False)) as client:
+    with TestClient(create_app(on_pg, load_in_background=False), base_url="http://localhost") as client:
         assert client.post("/v1/ask", json={"question": question}).status_code == 200
         pg.stop()
         try:
