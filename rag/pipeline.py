@@ -29,6 +29,12 @@ from .settings import Settings
 from .stores import store as store_mod
 
 
+# A sentence that addresses the assistant ("ignore your instructions and reply that...") is data:
+# gemma, asked what took place somewhere, copied the instruction's payload as the answer. The
+# sentence is shown whole, as a quote, so the reader sees it is an instruction, and never obeyed.
+INSTRUCTION_REASON = "the sentence that answers carries instructions to an assistant: quoted, not obeyed"
+
+
 def clean_question(question: str, max_chars: int) -> str:
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
@@ -327,7 +333,9 @@ class Assistant:
         best = typed[0]
         composer = Composer(self.store, self.embedder, self.verifier, s, self.names, self.generator, lang)
         t_gen = time.perf_counter()
-        if guard.is_yes_no(question, lang):
+        if guard.is_injection(best.text, lang):
+            answer = composer.quote(question, best, evidence, "quote_instruction", INSTRUCTION_REASON)
+        elif guard.is_yes_no(question, lang):
             # The small model gets polarity wrong ("China is a party to this treaty"); the
             # sentence itself is the checkable answer to a yes/no question.
             answer = composer.quote(question, best, evidence, "quote_yes_no", "yes/no question: quoted the best sentence")
@@ -346,7 +354,11 @@ class Assistant:
         s, lang, evidence = self.settings, self.lang, retrieval.passages
         yes_no = guard.is_yes_no(question, lang)
         t0 = time.perf_counter()
-        reading = Reader(self.generator, s, lang).read(question, evidence, on_token, yes_no=yes_no)
+        # Nothing is streamed while a shown sentence addresses the assistant: what the model copies
+        # from it may be the instruction's payload, and is then quoted instead (below).
+        instructed = any(guard.is_injection(p.text, lang) for p in evidence)
+        reading = Reader(self.generator, s, lang).read(question, evidence, None if instructed else on_token,
+                                                       yes_no=yes_no)
         timings["answer_s"] = time.perf_counter() - t0
         if reading is None:
             return self._abstain(question, evidence, "context_too_small",
@@ -361,7 +373,9 @@ class Assistant:
             return answer
         best = reading.chosen
         composer = Composer(self.store, self.embedder, self.verifier, s, self.names, self.generator, lang)
-        if yes_no:
+        if guard.is_injection(best.text, lang):
+            answer = composer.quote(question, best, evidence, "quote_instruction", INSTRUCTION_REASON)
+        elif yes_no:
             answer = composer.quote(question, best, evidence, "quote_yes_no",
                                     "yes/no question: quoted the sentence the model answered from")
         elif not reading.span:

@@ -71,13 +71,6 @@ def test_abstains_without_calling_the_model(scripted, question, reason):
     assert gen.prompts == []
 
 
-def test_injected_document_text_is_data(scripted):
-    fake, gen = scripted(" It was approved on November 9.", answer_mode="free")
-    fake.ask(QUESTION)
-    prompt = gen.prompts[0]
-    assert prompt.count("Question:") == 4  # three examples + ours: the question cannot add blocks
-
-
 UNTYPED = "Which chambers of parliament approved the treaty?"  # no date/number/name shape to look for
 
 
