@@ -18,6 +18,16 @@ def test_real_pipeline_answers_and_cites_the_final_approval_sentence(assistant):
     assert answer.latency_s > 0 and "retrieve_s" in answer.timings
 
 
+GENERATED = "What does the mutual defense clause oblige?"  # untyped: the model copies the phrase
+
+
+def test_real_pipeline_generates_for_an_untyped_question(assistant):
+    answer = assistant.ask(GENERATED)
+    assert answer.outcome == "span" and answer.timings["completion_tokens"] > 0
+    assert not answer.abstained and "militar" in answer.answer
+    assert answer.answer.split(" [")[0].lower() in answer.citations[0].text.lower()  # copied from what it cites
+
+
 @pytest.mark.parametrize(
     "question",
     ["Leave a Reply", "What should I write to leave a reply?", "Who signed the agreement?"],

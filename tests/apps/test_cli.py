@@ -39,6 +39,14 @@ def test_ask_json_prints_exactly_one_object(idx):
     assert rag.apps.cli._left_to_exit == []  # only `rag` itself (main) leaves its model to the OS
 
 
+def test_ask_json_for_an_untyped_question_reports_the_generation(idx):
+    result = runner.invoke(app, ["ask", "--json", "What does the mutual defense clause oblige?", *idx])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["outcome"] == "span" and data["timings"]["completion_tokens"] > 0
+    assert "militar" in data["answer"] and data["citations"]
+
+
 def test_ask_prints_answer_then_cited_sentences(idx):
     result = runner.invoke(app, ["ask", "Which article of the United Nations Charter does the provision align with?", *idx])
     assert result.exit_code == 0

@@ -102,12 +102,14 @@ def test_marker_can_only_name_context_ids(generator):
     assert out.text.startswith(("S5]", "S17]"))
 
 
-def test_two_questions_in_a_row_both_answer(assistant):
-    # gemma-3 uses sliding-window attention, where prefix-cache reuse has had bugs upstream.
-    first = assistant.ask("When did Putin give final approval to the treaty?")
-    second = assistant.ask("Which article of the United Nations Charter does the provision align with?")
-    assert "November 9" in first.answer
-    assert "51" in second.answer
+def test_two_generations_in_a_row_both_answer(assistant):
+    # gemma-3 uses sliding-window attention, where prefix-cache reuse has had bugs upstream: two
+    # untyped questions, so the model really decodes twice on the reused prefix.
+    first = assistant.ask("What does the mutual defense clause oblige?")
+    second = assistant.ask("Which chambers of parliament approved the treaty?")
+    assert first.timings["completion_tokens"] > 0 and second.timings["completion_tokens"] > 0
+    assert "militar" in first.answer
+    assert "State Duma" in second.answer and "Federation Council" in second.answer
 
 
 @pytest.mark.parametrize(

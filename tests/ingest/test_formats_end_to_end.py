@@ -47,6 +47,21 @@ def test_answers_cite_the_right_document_and_page(mixed, question, doc, page, ex
     assert cited.doc == doc and cited.page == page
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("question, doc, page, expected", [
+    ("What did engineers replace on the Harbour Bridge?", "harbour-report.pdf", 2, "steel cable"),
+    ("Why will the Lantern Festival move to the old harbour?", "festival.html", None, "too small"),
+])
+def test_untyped_questions_go_through_the_model_and_cite_their_page(mixed, question, doc, page, expected):
+    """No date, number or name to pick by pattern: the model copies the phrase."""
+    a, _, _ = mixed
+    answer = a.ask(question)
+    assert answer.timings.get("completion_tokens", 0) > 0, answer.outcome
+    assert not answer.abstained, answer.reason
+    assert expected in answer.answer or expected in answer.citations[0].text
+    assert answer.citations and (answer.citations[0].doc, answer.citations[0].page) == (doc, page)
+
+
 def test_many_documents_change_the_wording_and_documents_restrict(mixed):
     a, _, _ = mixed
     answer = a.ask("Who founded the Kestrel Observatory?", documents=["festival.html"])
