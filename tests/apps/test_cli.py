@@ -116,6 +116,32 @@ def test_eval_on_a_subset_writes_predictions(idx, tmp_path):
     assert metrics["abstain_unanswerable"] == 1.0
 
 
+def test_eval_corpus_flag_indexes_those_documents(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "doc.txt").write_text("The ferry to Hella leaves every morning at seven.\n", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "question": "Where does the ferry go every morning?", "answers": ["Hella"], '
+                         '"support": ["ferry to Hella"]}\n', encoding="utf-8")
+    result = runner.invoke(app, ["eval", "--questions", str(questions), "--corpus", str(tmp_path / "doc.txt"),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["questions"] == 1 and metrics["citation_precision"] == 1.0  # cited the new document
+
+
+@pytest.mark.parametrize("args, check", [
+    (["--answer-mode", "quote"], lambda d: d["answer"].startswith("The article says:") and d["outcome"] == "quote"),
+    (["--doc", "russia-north-korea-partnership.txt"],
+     lambda d: d["citations"] and all(p["doc"] == "russia-north-korea-partnership.txt" for p in d["retrieved"])),
+])
+def test_ask_options_succeed(idx, args, check):
+    result = runner.invoke(app, ["ask", "--json", *args, "Which chambers of parliament approved the treaty?", *idx])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert check(data), data["answer"]
+    assert "State Duma" in data["citations"][0]["text"]
+
+
 def test_eval_indexes_the_corpus_a_question_file_names_once(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (tmp_path / "doc.txt").write_text(

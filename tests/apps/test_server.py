@@ -99,6 +99,31 @@ def test_ask_endpoint_has_the_cli_json_shape(live):
     assert {"doc", "title", "page", "section"} <= set(data["citations"][0])
 
 
+@pytest.fixture(scope="module")
+def two_documents(assistant, tmp_path_factory):
+    """The article and a second document, so a filter has something to leave out."""
+    from rag.settings import BUNDLED_CORPUS, Settings
+
+    folder = tmp_path_factory.mktemp("two-docs")
+    (folder / "article.txt").write_text(BUNDLED_CORPUS.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "ferry.txt").write_text("The treaty ferry from Vladivostok to Rajin was signed off in June.\n",
+                                      encoding="utf-8")
+    both = Assistant(Settings(index_dir=folder / "index"), generator=assistant.generator, embedder=assistant.embedder)
+    both.index([folder / "article.txt", folder / "ferry.txt"])
+    with running(both) as (url, _):
+        yield url
+
+
+@pytest.mark.parametrize("doc", ["article.txt", "ferry.txt"])
+def test_the_document_filter_leaves_the_other_document_out(two_documents, doc):
+    question = {"question": "When was the treaty signed?"}
+    unfiltered = httpx.post(two_documents + "/v1/ask", json=question, timeout=60).json()
+    assert {p["doc"] for p in unfiltered["retrieved"]} == {"article.txt", "ferry.txt"}  # both compete
+    resp = httpx.post(two_documents + "/v1/ask", json={**question, "documents": [doc]}, timeout=60).json()
+    assert resp["retrieved"] and {p["doc"] for p in resp["retrieved"]} == {doc}
+    assert all(c["doc"] == doc for c in resp["citations"])
+
+
 @pytest.mark.parametrize("extra, status", [
     ({"documents": ["russia-north-korea-partnership.txt"]}, 200),
     ({"documents": ["nope.pdf"]}, 404),
