@@ -48,5 +48,7 @@ def test_served_chat_shows_cited_sentences(example, assistant):
         assert "russia\\-north\\-korea\\-partnership\\.txt" in reply  # the cited sentence's document
         assert re.search(r"\*\*\[S\d+\]\*\*", reply)  # each cited sentence under the answer, id first
         assert "Confidence" in reply
+        reply = client.predict("What does the mutual defense clause oblige?", api_name="/respond")
+        assert "militar" in reply  # an answer the model copied, not a pattern's pick
     finally:
         demo.close()

@@ -52,6 +52,12 @@ def test_wheel_in_a_fresh_venv_answers_from_any_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert "November 9" in answer["answer"] and answer["citations"]
+    # the installed package's prompts and model really generate (the question above is picked by pattern)
+    result = subprocess.run([str(venv / "bin" / "rag"), "ask", "--json", "What does the mutual defense clause oblige?"],
+                            cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["timings"]["completion_tokens"] > 0 and "militar" in answer["answer"]
     assert (data / "rag" / "index" / "manifest.json").exists()
     assert files_under(package) == before  # nothing written inside the installed package
     assert not any(work.iterdir())  # nor in the working directory

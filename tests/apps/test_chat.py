@@ -86,9 +86,11 @@ def test_interrupt_stops_the_answer_and_the_session_goes_on(session):
 def test_plain_chat_reads_questions_from_stdin(settings, assistant):
     assistant.retriever
     result = CliRunner().invoke(app, ["chat", "--plain", "--index-dir", str(settings.index_dir)],
-                                input="When did Putin give final approval to the treaty?\n\n/sources\n/quit\nnever asked\n")
+                                input="When did Putin give final approval to the treaty?\n\n/sources\n"
+                                      "What does the mutual defense clause oblige?\n/quit\nnever asked\n")
     assert result.exit_code == 0, result.output
     assert "> When did Putin give final approval" in result.stdout
+    assert "militar" in result.stdout  # the untyped question's answer, copied by the model
     assert "November 9" in result.stdout and re.search(r"\[S\d+\] ", result.stdout)
     assert "Retrieved for:" in result.stdout
     assert "never asked" not in result.stdout

@@ -44,6 +44,12 @@ def test_ask_stream_and_click_a_citation(browser, assistant, tmp_path):
         assert "November 9" in page.inner_text(f"span#{cited}")
         assert "russia-north-korea-partnership.txt" in page.inner_text(".sources .where")  # names the document
         page.screenshot(path=str(tmp_path / "page.png"))
+        # An untyped question: the answer the model copies streams into the page.
+        page.fill("#question", "What does the mutual defense clause oblige?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".a >> nth=1")
+        page.wait_for_selector(".a:not(.pending) >> nth=1", timeout=60_000)
+        assert "militar" in page.locator(".a").nth(1).inner_text()
 
 
 def test_a_citation_link_opens_the_page_at_its_sentence(browser, assistant):

@@ -139,6 +139,15 @@ def test_cli_ask_through_the_server(llama, settings):
     assert any(APPROVAL in c["text"] for c in answer["citations"])
 
 
+def test_cli_ask_through_the_server_generates_an_untyped_answer(llama, settings):
+    result = CliRunner().invoke(app, ["ask", "--llm-url", llama.url, "--index-dir", str(settings.index_dir), "--json",
+                                      "What does the mutual defense clause oblige?"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["timings"]["completion_tokens"] > 0 and answer["outcome"] == "span"
+    assert "militar" in answer["answer"] and answer["citations"]
+
+
 def test_server_down_then_back(llama, assistant):
     """The LLM server stops mid-run: the CLI says so on one line (no key, no traceback), the API
     answers 503 in OpenAI's error shape, and the first request after it returns succeeds."""
