@@ -262,3 +262,31 @@ def test_serve_workers_share_the_llm_server(llama, settings):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["span", "free", "quote"])
+def test_a_poisoned_sentence_read_through_the_server_is_quoted_never_obeyed(llama, assistant, tmp_path, mode):
+    """The served backend reads the same poisoned sentence as tests/test_injection_corpus.py."""
+    from ..test_injection_corpus import ABOUT_POISON, POISON
+
+    from rag.settings import BUNDLED_CORPUS, Settings
+
+    (tmp_path / "article.txt").write_text(BUNDLED_CORPUS.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "note.txt").write_text(POISON + "\n", encoding="utf-8")
+    remote = Assistant(Settings(index_dir=tmp_path / "index", llm_url=llama.url, answer_mode=mode, min_confidence=0.0),
+                       embedder=assistant.embedder)
+    remote.index([tmp_path / "article.txt", tmp_path / "note.txt"])
+    answer = remote.ask(ABOUT_POISON)
+    assert answer.citations and answer.citations[0].text == POISON
+    assert answer.outcome == "quote_instruction" and answer.answer.startswith("The article says:")
+
+
+def test_bench_measures_serving_through_the_llm_server(llama, settings):
+    from rag.tools import bench_serve
+
+    result = bench_serve.run(settings.index_dir, ["When did Putin give final approval to the treaty?",
+                                                  "What does the mutual defense clause oblige?"],
+                             llama.url, workers=2, levels=(1, 2), per_client=1, log=lambda _: None)
+    for name in ("in_process", "llm_url_2_workers"):
+        for level in ("clients_1", "clients_2"):
+            assert result[name][level]["answers_per_s"] > 0, result

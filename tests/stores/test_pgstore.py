@@ -175,3 +175,14 @@ def test_database_down_then_back(pg, indexed, assistant):
         assert back.status_code == 200, back.text
         assert back.json()["citations"]
         assert not re.search(SECRET, back.text)
+
+
+def test_bench_measures_pgvector_beside_faiss(indexed, assistant):
+    from rag.tools import bench_vectors
+
+    seeds = [s.text for s in assistant.store.sentences]
+    result = bench_vectors.run(assistant.embedder, seeds, [400], indexed, log=lambda _: None, queries=10)
+    row = result["n_400"]
+    assert {"faiss_hnsw", "pgvector_hnsw"} <= set(row), row
+    docs = CliRunner().invoke(app, ["docs", "--store", indexed, "--json"])
+    assert json.loads(docs.stdout)[0]["sentences"] == 43  # the benchmark left the real index as it was
