@@ -23,7 +23,7 @@ export RAG_INDEX_DIR ?= $(CURDIR)/index
 # sha256 checked; a no-op once installed).
 TEST_READER ?= qwen2.5-coder-0.5b-instruct
 
-.PHONY: run test test-fuzz test-frontends install models index bench eval clean
+.PHONY: run test test-full test-fuzz test-frontends install models index bench eval clean
 
 run: install index
 	$(BIN)/rag ask "$(QUESTION)"
@@ -33,6 +33,10 @@ test: install models
 
 models: install
 	$(BIN)/rag models install $(TEST_READER)
+
+# Opt-in: the suite with the backend agreement runs on all 58 bundled questions (the suite: every other).
+test-full: install models
+	RAG_FULL_AGREEMENT=1 $(BIN)/python -m pytest -q
 
 # Opt-in: schemathesis with 200 examples per operation (the suite runs 25), then 1,000 hostile
 # requests against one `rag serve` process (server errors, RSS growth, a last real answer).

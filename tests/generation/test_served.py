@@ -21,7 +21,7 @@ from rag.grounding import span
 from rag.pipeline import Assistant
 from rag.tools import evaluate
 
-from ..conftest import agreement
+from ..conftest import agreement, sample
 from ..llm_server_fixture import LlamaServer, PlainOpenAI
 
 pytest.importorskip("xllamacpp", reason="llama.cpp's server comes from the xllamacpp wheel (dev extra)")
@@ -114,20 +114,22 @@ def test_query_likelihood_matches_in_process(remote, assistant):
 
 
 def test_bundled_eval_agrees_with_in_process(remote, assistant, bundled_questions, bundled_predictions, capsys):
-    """Same model, temperature 0: answers and citations agree on at least 90 % of the set."""
-    there = evaluate.run(remote, bundled_questions)
-    same, same_citations = agreement(bundled_predictions, there)
+    """Same model, temperature 0: answers and citations agree on at least 85 % of the set (93 % measured on
+    all 58, stop 11; the floor leaves the sample four questions of room)."""
+    questions = sample(bundled_questions)
+    there = evaluate.run(remote, questions)
+    same, same_citations = agreement([bundled_predictions[bundled_questions.index(q)] for q in questions], there)
     valid = {s.id for s in assistant.store.sentences}
     for p in there:
         assert all(c["id"] in valid for c in p["citations"])
         assert p["abstained"] or p["citations"], p
         assert not re.search(r"\[S\d+\]", re.sub(r"\[(S\d+)\]", lambda m: "" if m[1] in valid else m[0], p["answer"]))
-    metrics = evaluate.score(bundled_questions, there)
+    metrics = evaluate.score(questions, there)
     with capsys.disabled():
         print(f"\n--llm-url agreement with in-process on {len(there)} bundled questions: answers and citations "
               f"{same:.3f}, citations {same_citations:.3f} (answer accuracy {metrics['answer_accuracy']:.3f}, "
               f"citation precision {metrics['citation_precision']:.3f})")
-    assert same >= 0.9
+    assert same >= 0.85
 
 
 def test_cli_ask_through_the_server(llama, settings):
