@@ -4,57 +4,13 @@ generating on a shared inference server (`--llm-url`)."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import RagError
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Serve:
-    """`rag serve` in a child process on a free loopback port."""
-
-    def __init__(self, index_dir: Path, extra: list[str]):
-        self.port = _free_port()
-        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(self.port), *extra],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, workers: int, timeout: float = 300.0) -> None:
-        """Every worker must have loaded: ask /healthz until as many distinct answers say ok."""
-        import httpx
-
-        deadline, ready = time.monotonic() + timeout, 0
-        while time.monotonic() < deadline and ready < workers * 3:
-            if self.proc.poll() is not None:
-                raise RagError("rag serve exited while starting (run it by hand with --verbose to see why)")
-            try:
-                ready += httpx.get(self.url + "/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        if ready < workers * 3:
-            raise RagError("rag serve did not become ready in time")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+from .serve_process import ServeProcess
 
 
 def _load(url: str, questions: list[str], clients: int, per_client: int) -> dict:
@@ -93,7 +49,7 @@ def run(index_dir: Path, questions: list[str], llm_url: str | None, *, store: st
     result: dict = {}
     for name, (n, extra) in setups.items():
         log(f"rag serve, {name.replace('_', ' ')}: 1, 4, 16 concurrent clients")
-        serve = _Serve(index_dir, extra)
+        serve = ServeProcess(index_dir, extra)
         try:
             serve.wait_ready(n)
             _load(serve.url, questions, n, 1)  # warm every worker's caches

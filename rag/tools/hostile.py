@@ -9,12 +9,10 @@ its memory.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
+
+from .serve_process import ServeProcess
 
 KEY = "hostile-test-key"
 QUESTION = "When did Putin give final approval to the treaty?"
@@ -99,31 +97,18 @@ def send(client, base: str, case: Case):
     return client.request(case.method, base + case.path, content=case.body or None, headers=headers)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(requests: int, model: str | None = None, timeout: float = 600) -> dict:
     """Start `rag serve` with a key, warm it up, send `requests` hostile cases round robin
     (plus a real question every 50th), then ask the real question once more."""
     import httpx
     import psutil
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "RAG_API_KEY": KEY}
-    cmd = [sys.executable, "-m", "rag", "serve", "--port", str(port)] + (["--model", model] if model else [])
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    serve = ServeProcess(None, ["--model", model] if model else [], env={"RAG_API_KEY": KEY}, keep_stderr=True)
+    base = serve.url
     try:
+        serve.wait_ready(timeout=timeout)
+        proc = psutil.Process(serve.proc.pid)
         with httpx.Client(timeout=120) as client:
-            deadline = time.monotonic() + timeout
-            while not _ready(client, base):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("rag serve did not become ready")
-                time.sleep(0.5)
-            proc = psutil.Process(server.pid)
             ask = Case("question", "POST", "/v1/ask", 200, json.dumps({"question": QUESTION}).encode())
             for case in CASES + [ask] * 5:  # warm-up: every path once, allocator pools settle
                 send(client, base, case)
@@ -141,22 +126,12 @@ def run(requests: int, model: str | None = None, timeout: float = 600) -> dict:
             after = proc.memory_info().rss
             final = send(client, base, ask).json()
     finally:
-        server.terminate()
-        _, err = server.communicate(timeout=30)
+        err = serve.stop()
     return {"requests": requests, "seconds": round(elapsed, 1), "statuses": dict(sorted(statuses.items())),
             "server_errors": sum(n for s, n in statuses.items() if s >= 500), "unexpected": wrong,
             "rss_before_mb": round(before / 2**20), "rss_after_mb": round(after / 2**20),
             "rss_growth_mb": round((after - before) / 2**20, 1),
             "final_answer": final["answer"], "tracebacks_logged": err.count("Traceback")}
-
-
-def _ready(client, base: str) -> bool:
-    import httpx
-
-    try:
-        return client.get(base + "/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 if __name__ == "__main__":
