@@ -379,9 +379,10 @@ class Assistant:
             answer = composer.quote(question, best, evidence, "quote_yes_no",
                                     "yes/no question: quoted the sentence the model answered from")
         elif not reading.span:
-            # A phrase that only repeats the question's words is left to the confidence (its `adds`
-            # feature): SQuAD answers often do ("randomized algorithms" to "algorithms that use
-            # random bits"), and as a hard rule it withheld 9 right answers for 8 abstentions.
+            # A phrase that only repeats the question's words is not withheld by rule: real answers
+            # often do ("randomized algorithms" to "algorithms that use random bits"); as a rule it
+            # withheld 9 right answers for 8 abstentions. `adds` is measured for the confidence,
+            # whose fit keeps it only where its weight comes out positive (the readers' fits drop it).
             answer = self._abstain(question, evidence, "reader_no_span",
                                    f"what the model copied from [{best.id}] is not a phrase of it")
             answer.model_output, answer.features = reading.raw, reader_features
