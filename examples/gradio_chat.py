@@ -15,7 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage 
 import gradio as gr  # noqa: E402
 
 from rag import Assistant  # noqa: E402
-from rag.answer import Answer  # noqa: E402
+from rag.types import Answer  # noqa: E402
 
 
 def literal(text: str) -> str:

@@ -17,9 +17,9 @@ def __getattr__(name: str):
 
         return Assistant
     if name in ("Answer", "Citation"):
-        from . import answer
+        from . import types
 
-        return getattr(answer, name)
+        return getattr(types, name)
     if name == "Settings":
         from .settings import Settings
 

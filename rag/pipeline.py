@@ -8,7 +8,6 @@ import time
 from typing import Callable, Sequence
 
 from . import prompts
-from .answer import Answer
 from .embedding.embed import Embedder
 from .errors import IndexError_, QuestionError, UnknownDocument
 from .gates import confidence, guard
@@ -16,6 +15,7 @@ from .gates.confidence import ConfidenceModel
 from .gates.features import measure as answer_features
 from .generation import preload, served
 from .generation.generate import Generator, LlamaGenerator
+from .generation.query_likelihood import Reranker
 from .grounding import ground, span
 from .grounding.compose import Composer
 from .grounding.read import Reader
@@ -23,10 +23,10 @@ from .grounding.verify import Verifier
 from .ingest.indexer import IndexReport, Notify, Progress, open_index, update_index
 from .lang import language
 from .retrieval import followup
-from .retrieval.rerank import Reranker
-from .retrieval.retrieve import Passage, Retrieval, Retriever
+from .retrieval.retrieve import Retriever
 from .settings import Settings
-from .stores import store as store_mod
+from .stores.location import IndexLocation, location
+from .types import Answer, Passage, Retrieval
 
 
 # A sentence that addresses the assistant ("ignore your instructions and reply that...") is data:
@@ -128,10 +128,10 @@ class Assistant:
             self.notify(f"sentence reranking is off for this model: {exc}")
 
     @property
-    def where(self):
-        """Where the index lives: a directory, or PostgreSQL with --store (rag/stores/store.py)."""
+    def where(self) -> IndexLocation:
+        """Where the index lives: a directory, or PostgreSQL with --store (rag/stores/location.py)."""
         if self._where is None:
-            self._where = store_mod.location(self.settings)
+            self._where = location(self.settings)
         return self._where
 
     def refresh(self) -> None:
@@ -147,7 +147,7 @@ class Assistant:
             self.embedder.load()
             self.load_timings["embedder_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            store = open_index(self.settings, self.embedder, self.progress, self.notify)
+            store = open_index(self.settings, self.embedder, self.progress, self.notify, where=self.where)
             self._retriever = Retriever(store, self.embedder, self.settings)
             self._stamp = self.where.stamp()
             self.load_timings["index_s"] = time.perf_counter() - t0
@@ -209,7 +209,7 @@ class Assistant:
         """Add new and changed documents (files or folders) to the index; `prune` drops indexed
         documents that are not among `paths`. No paths: refresh the indexed files."""
         report = update_index(self.settings, self.embedder, paths, prune=prune, progress=self.progress,
-                              notify=self.notify)
+                              notify=self.notify, where=self.where)
         self._retriever = None  # next question opens the new index
         return report
 

@@ -8,9 +8,9 @@ import sys
 import time
 from typing import ContextManager, Iterable, Protocol
 
-from ..answer import Answer
 from ..errors import RagError
 from ..pipeline import Assistant
+from ..types import Answer
 
 HELP = """\
 Ask a question about the documents, or use a command:

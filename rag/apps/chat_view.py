@@ -7,7 +7,7 @@ import contextlib
 import sys
 from typing import Iterable
 
-from ..answer import Answer
+from ..types import Answer
 from .chat import MARKER
 
 

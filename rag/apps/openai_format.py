@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ..answer import Answer
+from ..types import Answer
 
 
 class ApiError(Exception):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..answer import Answer
 from ..grounding import cite, compose
-from ..retrieval.retrieve import Passage, Retrieval
+from ..types import Answer, Passage, Retrieval
 from .confidence import READER_FEATURES
 from .guard import Vocabulary
 

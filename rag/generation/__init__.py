@@ -1,2 +1,2 @@
-"""Text generation behind one interface: llama.cpp in process (with its preload and saved KV
-states) or an OpenAI-compatible server."""
+"""Text generation behind one interface: llama.cpp in process (with its preload, saved KV states,
+logits processors and query-likelihood scoring) or an OpenAI-compatible server."""

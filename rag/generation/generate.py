@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
 from ..errors import ModelError
-from ..grounding.cite import CitationConstraint, TokenTable
-from ..grounding.span import SpanConstraint
+from .constraints import CitationConstraint, SpanConstraint, TokenTable
 from ..settings import Settings, cache_dir
 
 
@@ -94,7 +93,7 @@ class BaseGenerator:
 
 
 def rerank_states_dir() -> Path:
-    """Where reranked sentences' KV states are kept between processes (rag/retrieval/rerank.py)."""
+    """Where reranked sentences' KV states are kept between processes (rag/generation/query_likelihood.py)."""
     return cache_dir() / "rerank"
 
 
@@ -231,8 +230,8 @@ class LlamaGenerator(BaseGenerator):
 
     def query_likelihood(self, template: str, **options):
         """Reranking by how probable the model finds the question after each sentence, in a
-        llama.cpp context of its own (rag/retrieval/rerank.py)."""
-        from ..retrieval.rerank import QueryLikelihood
+        llama.cpp context of its own (rag/generation/query_likelihood.py)."""
+        from .query_likelihood import QueryLikelihood
 
         return QueryLikelihood(self.llm, template, saved_states=rerank_states_dir(), **options)
 

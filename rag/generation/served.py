@@ -7,7 +7,7 @@ chosen sentence; citation markers name only shown ids), `/tokenize` (token count
 prompt to its context) and query-likelihood reranking. Its `/v1/completions` gives no prompt
 log-probabilities, so the question is *generated* under a grammar that allows only the
 question's own text, and the raw (pre-grammar) log-probability of each forced token is read
-back: the same mean log P(question | sentence) as the in-process reranker (rag/retrieval/rerank.py).
+back: the same mean log P(question | sentence) as the in-process reranker (rag/generation/query_likelihood.py).
 Any other server (vLLM, SGLang, a hosted API) gets plain completions; the pipeline then
 phrases answers itself, verified claim by claim, and orders sentences without reranking.
 """
@@ -18,24 +18,15 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import BackendUnavailable, ModelError
 from ..prompts import as_data
-from ..retrieval.rerank import MAX_QUESTION_TOKENS, split_template
+from ..urls import safe_url
 from .generate import BaseGenerator, Generation
+from .query_likelihood import MAX_QUESTION_TOKENS, split_template
 
 # A run-on sentence must not blow a rerank request; its first words carry the signal.
 MAX_SENTENCE_CHARS = 1500
-
-
-def safe_url(url: str) -> str:
-    """The URL without credentials or query string: what errors and logs may show."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def gbnf_literal(text: str) -> str:
@@ -45,7 +36,7 @@ def gbnf_literal(text: str) -> str:
 
 def span_grammar(token_ids: Sequence[int]) -> str:
     """A contiguous run of these tokens, then optionally a newline (which stops generation):
-    rag/grounding/span.py's SpanConstraint as a grammar, token for token, so both backends copy alike."""
+    rag/generation/constraints.py's SpanConstraint as a grammar, token for token, so both backends copy alike."""
     if not token_ids:
         raise ValueError("nothing to copy from")
     n = len(token_ids)
@@ -230,7 +221,7 @@ def _stem(name: str) -> str:
 
 
 class ServedQueryLikelihood:
-    """rag/retrieval/rerank.py's QueryLikelihood through llama.cpp's server: one request per candidate
+    """rag/generation/query_likelihood.py's QueryLikelihood through llama.cpp's server: one request per candidate
     sentence, sent together so the server decodes them in parallel slots."""
 
     def __init__(self, generator: ServedGenerator, template: str, *, max_candidates: int = 8,

@@ -7,11 +7,10 @@ import time
 from types import ModuleType
 
 from .. import prompts
-from ..answer import Answer
 from ..generation.generate import Generator
-from ..retrieval.retrieve import Passage
 from ..settings import Settings
 from ..stores.store import Store
+from ..types import Answer, Passage
 from . import ground, span
 from .ground import Grounder
 from .verify import Verifier, stems

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ..answer import Answer, Citation
 from ..gates import guard
-from ..retrieval.retrieve import Passage
 from ..settings import Settings
 from ..stores.store import Store
+from ..types import Answer, Citation, Passage
 from . import cite
 from .verify import Verifier, focus_date, names_date
 

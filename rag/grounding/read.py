@@ -2,7 +2,7 @@
 phrase that answers the question from one of them, or says that none does.
 
 One constrained generation: after "Answer:", the model may write only a contiguous run of one
-shown sentence's tokens, or "None" (rag/grounding/span.py's SpanConstraint over several
+shown sentence's tokens, or "None" (rag/generation/constraints.py's SpanConstraint over several
 sources). So the answer is verbatim by construction, and the sentence it cites is the one the
 phrase was copied from, found by code: measured on the bundled set, Qwen2.5-1.5B copied the
 right phrase ("November 9") while numbering the wrong sentence, so the model never writes an id.
@@ -21,8 +21,8 @@ from types import ModuleType
 
 from .. import prompts
 from ..generation.generate import Generator
-from ..retrieval.retrieve import Passage
 from ..settings import Settings
+from ..types import Passage
 from . import span
 
 

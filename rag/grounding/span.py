@@ -1,72 +1,17 @@
 """Short, verbatim answers: the model copies one contiguous span of the chosen sentence.
 
-A logits processor lets the model write only tokens that continue a span of the sentence's
-own tokens, so the answer is faithful by construction: it cannot add a word, a digit or a
-name the sentence lacks. The model only chooses where the span starts and where it ends.
+A logits processor (rag/generation/constraints.py) lets the model write only tokens that
+continue a span of the sentence's own tokens, so the answer is faithful by construction: it
+cannot add a word, a digit or a name the sentence lacks. The model only chooses where the span
+starts and where it ends. This module prompts for, locates and tidies the span.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Sequence
-
-import numpy as np
 
 from .. import prompts
 from ..text import bare, fold, is_capitalised, words
-
-
-class SpanConstraint:
-    """llama-cpp-python logits processor: the output must be a contiguous run of the tokens of
-    one of `sources` (a token list, or several), then one of `end` (which stops generation).
-    The first call sees only the prompt, so its length marks where the output starts; it also
-    keeps, per source, the probability mass of the first tokens that can begin it (how much the
-    model wanted to answer from that source before any constraint chose for it)."""
-
-    def __init__(self, sources: Sequence[int] | Sequence[Sequence[int]], end: set[int]):
-        many = bool(sources) and not isinstance(sources[0], (int, np.integer))
-        self.sources = [list(x) for x in sources] if many else [list(sources)]
-        self.end = set(end)
-        self.n_prompt: int | None = None
-        self.start_mass: list[float] | None = None
-        self.start_total = 0.0
-
-    @property
-    def source(self) -> list[int]:
-        return self.sources[0]
-
-    def allowed(self, generated: Sequence[int]) -> set[int]:
-        g = len(generated)
-        if g == 0:
-            return {t for src in self.sources for t in src}
-        nxt: set[int] = set(self.end)
-        generated = list(generated)
-        for src in self.sources:
-            for i in range(len(src) - g + 1):
-                if src[i:i + g] == generated and i + g < len(src):
-                    nxt.add(src[i + g])
-        return nxt
-
-    def containing(self, generated: Sequence[int]) -> list[int]:
-        """Indexes of the sources that hold `generated` as a contiguous run."""
-        generated, g = list(generated), len(generated)
-        return [k for k, src in enumerate(self.sources)
-                if any(src[i:i + g] == generated for i in range(len(src) - g + 1))]
-
-    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if self.n_prompt is None:
-            self.n_prompt = len(input_ids)
-            z = scores.astype(np.float64)
-            p = np.exp(z - z.max())
-            p /= p.sum()
-            self.start_mass = [float(p[np.fromiter(set(src), dtype=np.int64)].sum()) if src else 0.0
-                               for src in self.sources]
-            self.start_total = float(p[np.fromiter(self.allowed([]), dtype=np.int64)].sum())
-        allowed = self.allowed([int(t) for t in input_ids[self.n_prompt:]])
-        mask = np.full_like(scores, -np.inf)
-        idx = np.fromiter(allowed, dtype=np.int64)
-        mask[idx] = scores[idx]
-        return mask
 
 
 def render(prompts_dir, question: str, sentence: str) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..errors import CorpusError
+from ..types import Chunk, Sentence
 from . import FORMATS, SUFFIXES, Document
 
 # Whole paragraphs that are web-page furniture, not content. Matched case-insensitively
@@ -18,25 +18,6 @@ BOILERPLATE = re.compile(
     r"like this:?|loading\.{0,3}|comments?|you may also like:?)$",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Sentence:
-    id: str  # "S12": assigned by code, in corpus order, stable for the same text
-    doc: str  # document name (file name)
-    paragraph: int  # 0-based paragraph index within the document
-    start: int  # character offsets into the document text: text == doc_text[start:end]
-    end: int
-    text: str
-    page: int | None = None  # 1-based page (PDF), else None
-    section: str | None = None  # the nearest heading above the sentence, if the format has headings
-
-
-@dataclass(frozen=True)
-class Chunk:
-    id: str
-    sentence_ids: tuple[str, ...]
-    text: str
 
 
 def paragraphs(text: str, skip: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:

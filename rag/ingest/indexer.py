@@ -15,8 +15,10 @@ import numpy as np
 from ..errors import CorpusError, IndexError_
 from ..settings import BUNDLED_CORPUS, Settings
 from ..stores import store as store_mod
+from ..stores.location import IndexLocation, location
 from . import FORMATS, Document, digest, read
-from .corpus import Chunk, Sentence, collect_paths, make_chunks, split_sentences
+from ..types import Chunk, Sentence
+from .corpus import collect_paths, make_chunks, split_sentences
 
 Progress = Callable[[str, int, int], None]
 Notify = Callable[[str], None]
@@ -76,12 +78,13 @@ def update_index(
     prune: bool = False,
     progress: Progress | None = None,
     notify: Notify | None = None,
+    where: IndexLocation | None = None,
 ) -> IndexReport:
     """Bring the index up to date with `paths` (files and folders, recursive). No paths: the
     indexed documents' own files (the bundled article when there is no index). `prune` drops
-    indexed documents that are not among `paths`."""
+    indexed documents that are not among `paths`. `where`: the settings' location by default."""
     t0 = time.perf_counter()
-    where = store_mod.location(settings)
+    where = where or location(settings)
     with where.lock():
         report = _update(settings, where, embedder, paths, prune, progress, notify)
     report.seconds = time.perf_counter() - t0
@@ -90,10 +93,10 @@ def update_index(
 
 
 def build_index(settings: Settings, embedder, paths: list[Path] | None = None, progress: Progress | None = None,
-                notify: Notify | None = None) -> dict:
+                notify: Notify | None = None, where: IndexLocation | None = None) -> dict:
     """Make the index hold exactly `paths` (the bundled article by default); returns the manifest."""
     return update_index(settings, embedder, paths or [BUNDLED_CORPUS], prune=True, progress=progress,
-                        notify=notify).manifest
+                        notify=notify, where=where).manifest
 
 
 def _update(settings, where, embedder, paths, prune, progress, notify) -> IndexReport:
@@ -223,18 +226,29 @@ def _by_document(sentences: list[Sentence], chunks: list[Chunk]) -> dict[str, tu
     return groups
 
 
-def open_index(settings: Settings, embedder, progress: Progress | None = None, notify: Notify | None = None):
+def changed_sources(manifest: dict) -> list[str]:
+    """Indexed documents whose file on disk differs from what was indexed."""
+    changed = []
+    for doc in manifest.get("documents", []):
+        path = Path(doc["path"]) if doc.get("path") else None
+        if path and path.exists() and digest(path) != doc["sha256"]:
+            changed.append(doc["name"])
+    return changed
+
+
+def open_index(settings: Settings, embedder, progress: Progress | None = None, notify: Notify | None = None,
+               where: IndexLocation | None = None):
     """Load the index: built from the bundled article when there is none, brought up to date
     when an indexed file changed on disk or it was built by another embedder or format."""
-    where = store_mod.location(settings)
+    where = where or location(settings)
     manifest = where.read_manifest()
     if manifest is None:
         if notify:
             notify(f"no index in {where.name}; building it from the bundled article")
-        build_index(settings, embedder, progress=progress, notify=notify)
+        build_index(settings, embedder, progress=progress, notify=notify, where=where)
     else:
         reason = store_mod.stale_reason(manifest, embedder)
-        changed = [] if reason else where.changed_sources(manifest)
+        changed = changed_sources(manifest) if where.files_on_disk and not reason else []
         if reason or changed:
             sources = [Path(d["path"]) for d in manifest.get("documents", []) if d.get("path")]
             if not sources or not all(p.exists() for p in sources):
@@ -242,6 +256,6 @@ def open_index(settings: Settings, embedder, progress: Progress | None = None, n
                                   f"run `rag index PATH ...` for {where.name}")
             if notify:
                 notify(f"updating the index: {reason or ', '.join(changed) + ' changed'}")
-            update_index(settings, embedder, progress=progress, notify=notify)
+            update_index(settings, embedder, progress=progress, notify=notify, where=where)
     with where.lock():
         return where.load(where.read_manifest())

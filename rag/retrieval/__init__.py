@@ -1,2 +1,1 @@
-"""Finding the evidence: follow-up rewriting, hybrid dense + BM25 retrieval, and reranking by
-query likelihood."""
+"""Finding the evidence: follow-up rewriting and hybrid dense + BM25 retrieval."""

@@ -7,7 +7,6 @@ inside them, so the prompt holds the few best sentences, never whole chunks.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -15,34 +14,8 @@ import numpy as np
 from ..lang import language
 from ..settings import Settings
 from ..stores.store import Store
+from ..types import Passage, Retrieval
 from .bm25 import BM25Index
-
-
-@dataclass(frozen=True)
-class Passage:
-    id: str
-    text: str
-    doc: str
-    score: float  # fused RRF score (higher is better)
-    dense: float  # cosine similarity of the sentence to the question
-    bm25: float
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "text": self.text, "doc": self.doc, "score": round(self.score, 5),
-                "dense": round(self.dense, 4), "bm25": round(self.bm25, 4)}
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    passages: list[Passage]  # fused ranking, best first, `k` long
-    dense_ids: list[str]  # each retriever's own ranking, for recall@k per method
-    bm25_ids: list[str]
-    fused_ids: list[str]
-    timings: dict[str, float] = field(default_factory=dict)  # embed_s, dense_s, bm25_s, fuse_s
-
-    @property
-    def top_dense(self) -> float:
-        return max((p.dense for p in self.passages), default=0.0)
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

@@ -18,8 +18,8 @@ from dataclasses import asdict
 import numpy as np
 
 from ..errors import BackendUnavailable, IndexError_
-from ..generation.served import safe_url
-from ..ingest.corpus import Chunk, Sentence
+from ..types import Chunk, Sentence
+from ..urls import safe_url
 from .store import Store, new_manifest
 
 LOCK_KEY = 7_261_524_821  # pg_advisory_lock key: one `rag index` at a time per database
@@ -27,6 +27,11 @@ EF_SEARCH = 100  # HNSW candidates per search (pgvector's default 40 misses more
 
 
 class Postgres:
+    """An index in PostgreSQL + pgvector, shared by readers on other machines (an IndexLocation)."""
+
+    # Readers may run on machines without the files: `rag index` updates a database.
+    files_on_disk = False
+
     def __init__(self, url: str):
         if not url.startswith(("postgresql://", "postgres://")):
             raise IndexError_("--store takes a PostgreSQL URL: postgresql://USER@HOST:PORT/DATABASE")
@@ -77,7 +82,7 @@ class Postgres:
                 pass
         self._conn = None
 
-    # -- the location interface (rag/stores/store.py's Directory) -----------------------------------
+    # -- the IndexLocation protocol (rag/stores/location.py) ------------------------------------------
     def read_manifest(self) -> dict | None:
         with self.db() as conn:
             if conn.execute("SELECT to_regclass('rag_meta')").fetchone()[0] is None:
@@ -91,10 +96,6 @@ class Postgres:
                 return None
             row = conn.execute("SELECT version FROM rag_meta WHERE id = 1").fetchone()
         return row[0] if row else None
-
-    def changed_sources(self, manifest: dict) -> list[str]:
-        # Readers may run on machines without the files: `rag index` updates a database.
-        return []
 
     @contextmanager
     def lock(self):

@@ -11,14 +11,13 @@ import os
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import IndexError_
-from ..ingest.corpus import Chunk, Sentence
+from ..types import Chunk, Sentence
 from .vectors import FaissVectors, VectorIndex
 
 # 2: sentences carry page and section; documents their title; ids come from next_sentence_id.
@@ -175,18 +174,6 @@ def stale_reason(manifest: dict, embedder) -> str | None:
     return None
 
 
-def changed_sources(manifest: dict) -> list[str]:
-    """Indexed documents whose file on disk differs from what was indexed."""
-    from ..ingest import digest
-
-    changed = []
-    for doc in manifest.get("documents", []):
-        path = Path(doc["path"]) if doc.get("path") else None
-        if path and path.exists() and digest(path) != doc["sha256"]:
-            changed.append(doc["name"])
-    return changed
-
-
 def stamp(index_dir: Path) -> tuple[int, int] | None:
     """Identity of the current manifest (mtime, inode): it changes when an update lands."""
     try:
@@ -233,48 +220,3 @@ def load(index_dir: Path, manifest: dict) -> Store:
     by_id = {s.id: s for s in sentences}
     chunks = [Chunk(c.id, c.sentence_ids, " ".join(by_id[i].text for i in c.sentence_ids)) for c in chunks]
     return Store(manifest, sentences, chunks, sentence_index, chunk_index)
-
-
-class Directory:
-    """Where an index lives: files in a directory (FAISS). `rag/stores/pgstore.py`'s Postgres has the
-    same methods, so the indexer and the assistant never ask which one they have."""
-
-    def __init__(self, index_dir: Path):
-        self.index_dir = index_dir
-        self.name = str(index_dir)
-
-    def read_manifest(self) -> dict | None:
-        return read_manifest(self.index_dir)
-
-    def load(self, manifest: dict) -> Store:
-        return load(self.index_dir, manifest)
-
-    def save(self, *args, **kwargs) -> dict:
-        return save(self.index_dir, *args, **kwargs)
-
-    def stamp(self):
-        return stamp(self.index_dir)
-
-    def changed_sources(self, manifest: dict) -> list[str]:
-        return changed_sources(manifest)
-
-    @contextmanager
-    def lock(self):
-        """Serialises writers (and a reader that may have to rebuild) across processes."""
-        from filelock import FileLock, Timeout
-
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            with FileLock(str(self.index_dir / ".lock"), timeout=600):
-                yield
-        except Timeout:
-            raise IndexError_(f"another `rag index` holds the lock on {self.index_dir}; try again") from None
-
-
-def location(settings) -> "Directory":
-    """The index named by the settings: a PostgreSQL database (--store) or a directory."""
-    if settings.store:
-        from .pgstore import Postgres
-
-        return Postgres(settings.store)
-    return Directory(settings.index_dir)

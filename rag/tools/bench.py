@@ -21,7 +21,7 @@ from ..errors import RagError
 from ..generation.generate import LlamaGenerator, rerank_states_dir
 from ..grounding.compose import STOP
 from ..pipeline import Assistant
-from ..retrieval.rerank import QueryLikelihood
+from ..generation.query_likelihood import QueryLikelihood
 from ..settings import Settings, checkout_questions
 
 Log = Callable[[str], None]

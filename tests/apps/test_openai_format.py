@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from rag.answer import Answer, Citation
 from rag.apps import openai_format as oa
+from rag.types import Answer, Citation
 
 
 @pytest.mark.parametrize("body, question, history", [

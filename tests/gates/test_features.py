@@ -1,10 +1,9 @@
 import pytest
 
-from rag.answer import Answer
 from rag.gates.confidence import FEATURES, READER_FEATURES
 from rag.gates.features import measure
 from rag.gates.guard import Vocabulary
-from rag.retrieval.retrieve import Passage, Retrieval
+from rag.types import Answer, Passage, Retrieval
 
 DOCS = ["The bridge opened in 1932 after six years of work.", "The tunnel was dug by hand."]
 

@@ -29,15 +29,6 @@ pytest.importorskip("xllamacpp", reason="llama.cpp's server comes from the xllam
 APPROVAL = "before Putin provided his final approval on November 9"
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
-    ("https://user:s3cret@llm.example:8443/v1?key=abc", "https://llm.example:8443/v1"),
-    ("http://[::1]:9000/v1", "http://::1:9000/v1"),
-])
-def test_safe_url_drops_credentials_and_query(url, shown):
-    assert served.safe_url(url) == shown
-
-
 @pytest.mark.parametrize("text, literal", [
     ("plain", '"plain"'),
     ('say "hi"', '"say \\"hi\\""'),

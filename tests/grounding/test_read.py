@@ -7,8 +7,8 @@ import pytest
 from rag.generation.generate import BaseGenerator, Generation
 from rag.grounding.read import Reader
 from rag.lang import en
-from rag.retrieval.retrieve import Passage
 from rag.settings import Settings
+from rag.types import Passage
 
 SHOWN = [
     Passage("S7", "Putin signed the treaty in Pyongyang.", "a.txt", 0.03, 0.7, 3.0),

@@ -1,11 +1,59 @@
-"""Answers and citations as plain, typed data (what the CLI, server and eval all print)."""
+"""The base types every stage passes on, as plain data: sentences and chunks (ingest, stores),
+passages and retrievals (retrieval), answers and citations (what the CLI, server and eval print).
+
+This module imports nothing of rag: every layer may use it (the import-linter contract in
+pyproject.toml holds the layers)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
-from .retrieval.retrieve import Passage
+
+@dataclass(frozen=True)
+class Sentence:
+    id: str  # "S12": assigned by code, in corpus order, stable for the same text
+    doc: str  # document name (file name)
+    paragraph: int  # 0-based paragraph index within the document
+    start: int  # character offsets into the document text: text == doc_text[start:end]
+    end: int
+    text: str
+    page: int | None = None  # 1-based page (PDF), else None
+    section: str | None = None  # the nearest heading above the sentence, if the format has headings
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    sentence_ids: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    text: str
+    doc: str
+    score: float  # fused RRF score (higher is better)
+    dense: float  # cosine similarity of the sentence to the question
+    bm25: float
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "text": self.text, "doc": self.doc, "score": round(self.score, 5),
+                "dense": round(self.dense, 4), "bm25": round(self.bm25, 4)}
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    passages: list[Passage]  # fused ranking, best first, `k` long
+    dense_ids: list[str]  # each retriever's own ranking, for recall@k per method
+    bm25_ids: list[str]
+    fused_ids: list[str]
+    timings: dict[str, float] = field(default_factory=dict)  # embed_s, dense_s, bm25_s, fuse_s
+
+    @property
+    def top_dense(self) -> float:
+        return max((p.dense for p in self.passages), default=0.0)
 
 
 def location(doc: str, page: int | None = None, section: str | None = None) -> str:

@@ -21,7 +21,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..generation import prefix_cache
+from . import prefix_cache
 from ..prompts import as_data
 
 # Bounds per candidate: a run-on "sentence" or a 4000-character question must not blow the

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rag import prompts
-from rag.retrieval.rerank import QueryLikelihood
+from rag.generation.query_likelihood import QueryLikelihood
 
 TEMPLATE = "Passage: {sentence} Please write a question based on this passage.\nQuestion: {question}"
 
@@ -184,7 +184,7 @@ def test_a_failing_reranker_falls_back_to_retrieval_order(scripted):
     ],
 )
 def test_log_probs_match_a_float64_log_softmax(rows, tokens):
-    from rag.retrieval.rerank import log_probs
+    from rag.generation.query_likelihood import log_probs
 
     logits = np.asarray(rows, dtype=np.float32)
     wide = np.asarray(rows, dtype=np.float64)
@@ -193,7 +193,7 @@ def test_log_probs_match_a_float64_log_softmax(rows, tokens):
 
 
 def test_log_probs_on_a_gemma_wide_row():
-    from rag.retrieval.rerank import log_probs
+    from rag.generation.query_likelihood import log_probs
 
     logits = np.random.default_rng(0).normal(0, 4, size=(3, 262_144)).astype(np.float32)
     wide = logits.astype(np.float64)
