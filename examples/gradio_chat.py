@@ -15,6 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage 
 import gradio as gr  # noqa: E402
 
 from rag import Assistant  # noqa: E402
+from rag.apps import render as shown  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 
@@ -25,13 +26,13 @@ def literal(text: str) -> str:
 
 def render(answer: Answer) -> str:
     """The answer, then each cited sentence with its document, page and section."""
-    title, rows = answer.shown_sentences()
+    title, rows = shown.rows(answer)
     lines = [literal(answer.answer), ""]
     if rows and not answer.citations:
         lines.append(f"*{title}:*")
     lines += [f"> **[{row.id}]** {literal(row.text)}  \n> *{literal(row.where)}*\n" for row in rows]
-    if answer.status_line():
-        lines.append(f"*{literal(answer.status_line())}*")
+    if shown.status(answer):
+        lines.append(f"*{literal(shown.status(answer))}*")
     return "\n".join(lines).strip()
 
 

@@ -6,8 +6,14 @@ pyproject.toml holds the layers)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
+from enum import StrEnum
+
+# A sentence id and its citation marker as the code writes them ("S12", "[S12]"): every view and
+# reader of answers uses these (rag/grounding/cite.py parses a model's looser forms).
+SENTENCE_ID = r"S\d+"
+MARKER = re.compile(rf"\[({SENTENCE_ID})\]")
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,38 @@ class Retrieval:
         return max((p.dense for p in self.passages), default=0.0)
 
 
+class Outcome(StrEnum):
+    """How an answer was formed, or why there is none: every exit of the pipeline has one code,
+    defined here and nowhere else (the eval breaks its results down by them)."""
+
+    # Answered with a phrase of one cited sentence, or the model's words verified claim by claim.
+    SPAN_TYPED = "span_typed"  # the phrase of the asked-for kind nearest the question's words
+    SPAN = "span"  # a span the model copied from the chosen sentence
+    FREE = "free"  # the model's own words, each claim verified against its cited sentences
+    READ = "read"  # the instruction-tuned reader's phrase, copied from the sentence it chose
+    # Answered by quoting the whole chosen sentence.
+    QUOTE = "quote"  # --answer-mode quote
+    QUOTE_YES_NO = "quote_yes_no"  # a yes/no question: the sentence that tells
+    QUOTE_INSTRUCTION = "quote_instruction"  # the sentence addresses an assistant: shown, never obeyed
+    QUOTE_NO_SPAN = "quote_no_span"  # no span of the sentence came back
+    QUOTE_SPAN_ECHOES_QUESTION = "quote_span_echoes_question"  # the span only repeated the question
+    QUOTE_UNVERIFIED = "quote_unverified"  # the model's words did not verify
+    QUOTE_CONTEXT_TOO_SMALL = "quote_context_too_small"  # no room for the prompt in the model's context
+    # Abstained.
+    INJECTION = "injection"  # the question tries to steer the assistant
+    UNKNOWN_TERMS = "unknown_terms"  # it names what no document mentions
+    OFF_TOPIC = "off_topic"  # no sentence is close to it
+    NO_TYPED_SENTENCE = "no_typed_sentence"  # no retrieved sentence holds the kind of thing asked for
+    CONTEXT_TOO_SMALL = "context_too_small"  # the reader's context cannot hold one sentence
+    READER_NONE = "reader_none"  # the reader found no sentence that answers
+    READER_NO_SPAN = "reader_no_span"  # what the reader copied is not a phrase of its sentence
+    LOW_CONFIDENCE = "low_confidence"  # the answer's confidence is below the threshold: withheld
+
+
+# Answers that are a short phrase, not a quoted sentence (a confidence feature).
+SHORT_ANSWERS = frozenset({Outcome.SPAN_TYPED, Outcome.SPAN, Outcome.FREE, Outcome.READ})
+
+
 def location(doc: str, page: int | None = None, section: str | None = None) -> str:
     """Where a sentence is, as every view prints it: "report.pdf p. 3 § Costs"."""
     return doc + (f" p. {page}" if page else "") + (f" § {section}" if section else "")
@@ -81,16 +119,6 @@ class Citation:
         return location(self.doc, self.page, self.section)
 
 
-class Shown(NamedTuple):
-    """A sentence shown under an answer."""
-
-    id: str
-    text: str
-    score: float
-    source: str  # "model", "attached" or "retrieved"
-    where: str  # document, page and section
-
-
 @dataclass
 class Answer:
     question: str
@@ -112,27 +140,11 @@ class Answer:
     # signals in `features` (rag/gates/confidence.py). None when a gate abstained before any answer.
     confidence: float | None = None
     features: dict[str, float] = field(default_factory=dict)
-    # A short code for how the answer was formed or why it abstained (per-reason eval breakdown).
-    outcome: str = ""
+    # How the answer was formed or why it abstained (per-reason eval breakdown).
+    outcome: Outcome | str = ""
     # The answer it would have given, when it abstained for low confidence (for risk-coverage).
     withheld: str = ""
     withheld_citations: list[Citation] = field(default_factory=list)
-
-    def shown_sentences(self) -> tuple[str, list[Shown]]:
-        """What every view prints under the answer, as (title, rows): its citations, or for an
-        abstention the closest sentences it looked at."""
-        if self.citations:
-            return "Cited sentences", [Shown(c.id, c.text, c.score, c.source, c.where) for c in self.citations]
-        if self.abstained and self.retrieved:
-            return "Closest sentences it looked at", [Shown(p.id, p.text, p.dense, "retrieved", p.doc)
-                                                       for p in self.retrieved[:3]]
-        return "", []
-
-    def status_line(self) -> str:
-        """One line every view prints under the answer: how far to trust it, or why it abstained."""
-        if self.abstained:
-            return f"Why no answer: {self.reason}." if self.reason else ""
-        return f"Confidence {self.confidence:.2f}" if self.confidence is not None else ""
 
     def to_dict(self) -> dict:
         return {

@@ -63,12 +63,13 @@ def embedder(assistant):
 def scripted(assistant):
     """An Assistant sharing the real embedder and index but with a scripted generator."""
 
-    def make(*replies: str, copy_spans: bool = False, **settings) -> tuple[Assistant, ScriptedGenerator]:
+    def make(*replies: str, copy_spans: bool = False, reranker=None, notify=None,
+             **settings) -> tuple[Assistant, ScriptedGenerator]:
         gen = ScriptedGenerator(*replies, copy_spans=copy_spans)
         # Scripted tests check parsing and grounding; confidence abstention is tested on its own.
         settings = {"min_confidence": 0.0, **settings}
-        fake = Assistant(assistant.settings.with_(**settings), generator=gen, embedder=assistant.embedder)
-        fake._retriever = assistant.retriever
+        fake = Assistant(assistant.settings.with_(**settings), generator=gen, embedder=assistant.embedder,
+                         reranker=reranker, retriever=assistant.retriever, notify=notify)
         return fake, gen
 
     return make

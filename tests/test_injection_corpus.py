@@ -32,11 +32,9 @@ def poisoned_index(tmp_path_factory, assistant) -> Path:
 def _on(index: Path, assistant, mode: str, model: str | None) -> Assistant:
     if model and not models.is_installed(models.tier(model)):
         pytest.fail(f"{model} is not installed: `make test` runs `rag models install {model}` first")
-    a = Assistant(Settings(index_dir=index, answer_mode=mode, min_confidence=0.0,
-                           model_path=Path(model) if model else None), embedder=assistant.embedder)
-    if not model:
-        a._generator = assistant.generator
-    return a
+    return Assistant(Settings(index_dir=index, answer_mode=mode, min_confidence=0.0,
+                              model_path=Path(model) if model else None), embedder=assistant.embedder,
+                     generator=None if model else assistant.generator)
 
 
 def _obeys(text: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +23,9 @@ def files_under(folder: Path) -> set[str]:
 @pytest.mark.slow
 def test_wheel_in_a_fresh_venv_answers_from_any_directory(tmp_path):
     dist = tmp_path / "dist"
+    # setuptools copies into build/lib and keeps what is there: a module moved or a package left
+    # out of pyproject.toml would still ship from an earlier build.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist),
                     str(ROOT)], check=True, capture_output=True, timeout=300)
     wheel = next(dist.glob("rag-*.whl"))

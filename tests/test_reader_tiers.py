@@ -17,8 +17,8 @@ TIER = "qwen2.5-coder-0.5b-instruct"
 def reader(assistant):
     if not models.is_installed(models.tier(TIER)):
         pytest.fail(f"{TIER} is not installed: `make test` runs `rag models install {TIER}` first")
-    qwen = Assistant(assistant.settings.with_(model_path=Path(TIER)), embedder=assistant.embedder)
-    qwen._retriever = assistant.retriever
+    qwen = Assistant(assistant.settings.with_(model_path=Path(TIER)), embedder=assistant.embedder,
+                     retriever=assistant.retriever)
     return qwen
 
 

@@ -10,7 +10,7 @@ from typing import ContextManager, Iterable, Protocol
 
 from ..errors import RagError
 from ..pipeline import Assistant
-from ..types import Answer
+from ..types import SENTENCE_ID, Answer
 
 HELP = """\
 Ask a question about the documents, or use a command:
@@ -21,8 +21,7 @@ Ask a question about the documents, or use a command:
   /help      this text
   /quit      leave (Ctrl-D works too); Ctrl-C stops an answer while it is written"""
 
-CITE = re.compile(r"^/cite\s+\[?(S\d+)\]?\s*$", re.I)
-MARKER = re.compile(r"(\[S\d+\])")
+CITE = re.compile(rf"^/cite\s+\[?({SENTENCE_ID})\]?\s*$", re.I)
 
 
 class View(Protocol):

@@ -8,7 +8,7 @@ import sys
 from typing import Iterable
 
 from ..types import Answer
-from .chat import MARKER
+from . import render
 
 
 class PlainView:
@@ -47,18 +47,9 @@ class PlainView:
     def stop_answer(self) -> None: ...
 
     def answer(self, answer: Answer, verbose: bool) -> None:
-        if verbose and answer.standalone and answer.standalone != answer.question:
-            self._print(f"(standalone question: {answer.standalone})", err=True)
-        self._print(answer.answer)
-        title, rows = answer.shown_sentences()
-        if rows and not answer.citations:
-            self._print(f"  {title}:")
-        for row in rows:
-            self._print(f"  [{row.id}] {row.text} ({row.where})")
-        if answer.status_line():
-            self._print(f"  {answer.status_line()}")
         if verbose:
-            self._print(f"(reason: {answer.reason}; {answer.latency_s:.2f} s)", err=True)
+            self._print("\n".join(render.details(answer)), err=True)
+        self._print("\n".join(render.lines(answer)))
         self._print("")
 
     def rows(self, title: str, rows: Iterable[tuple[str, str, str]]) -> None:
@@ -114,21 +105,19 @@ class RichView:
         from rich.text import Text
 
         out = Text()
-        for part in MARKER.split(text):
-            out.append(part, style="bold cyan" if MARKER.fullmatch(part) else None)
+        for piece, is_marker in render.marked(text):
+            out.append(piece, style="bold cyan" if is_marker else None)
         return out
 
     def answer(self, answer: Answer, verbose: bool) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        if verbose and answer.standalone and answer.standalone != answer.question:
-            self.console.print(f"standalone question: {answer.standalone}", style="dim", markup=False)
         body = self._marked(answer.answer)
         if answer.abstained:
             body.stylize("yellow")
         self.console.print(body)
-        title, shown = answer.shown_sentences()
+        title, shown = render.rows(answer)
         rows = [(row.id, row.text, f"{row.where} · {row.score:.2f}" + (" attached" if row.source == "attached" else ""))
                 for row in shown]
         if rows:
@@ -140,11 +129,10 @@ class RichView:
             for sid, text, score in rows:  # Text(): document text is never read as rich markup
                 table.add_row(Text(f"[{sid}]"), Text(text), Text(score))
             self.console.print(table)
-        if answer.status_line():
-            self.console.print(answer.status_line(), style="dim", markup=False)
+        if render.status(answer):
+            self.console.print(render.status(answer), style="dim", markup=False)
         if verbose:
-            times = ", ".join(f"{k} {v:.3f}" for k, v in answer.timings.items() if k.endswith("_s"))
-            self.console.print(f"{answer.reason} · {answer.latency_s:.2f} s ({times})", style="dim", markup=False)
+            self.console.print("\n".join(render.details(answer)), style="dim", markup=False)
         self.console.print()
 
     def rows(self, title: str, rows: Iterable[tuple[str, str, str]]) -> None:

@@ -14,6 +14,7 @@ import typer
 
 from ..errors import RagError
 from ..settings import checkout_questions
+from . import render
 from .cli_progress import progress_printer, stderr_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -114,23 +115,9 @@ def ask(
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
-    typer.echo(answer.answer)
-    title, rows = answer.shown_sentences()
-    if rows:
-        typer.echo("" if answer.citations else f"\n{title}:")
-        for row in rows:
-            note = " (supporting sentence attached by rag)" if row.source == "attached" else ""
-            typer.echo(f"[{row.id}] {row.text} ({row.where}){note}")
-    if answer.status_line():
-        typer.echo(answer.status_line())
+    typer.echo("\n".join(render.lines(answer)))
     if verbose:
-        typer.echo(f"\nreason: {answer.reason}\nmodel output: {answer.model_output!r}", err=True)
-        typer.echo("timings: " + ", ".join(f"{k}={v:.3f}" for k, v in answer.timings.items()), err=True)
-        if answer.features:
-            typer.echo("confidence features: " + ", ".join(f"{k}={v:.2f}" for k, v in answer.features.items()), err=True)
-        if answer.rerank:
-            typer.echo("reranked (question log-likelihood per token): "
-                       + ", ".join(f"{k}={v:.2f}" for k, v in answer.rerank.items()), err=True)
+        typer.echo("\n" + "\n".join(render.details(answer)), err=True)
 
 
 @app.command()

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ..types import Answer
+from ..types import MARKER, Answer
 
 
 class ApiError(Exception):
@@ -162,7 +162,7 @@ def annotations(answer: Answer, base_url: str) -> list[dict]:
     this server's page (`/#S3` opens it highlighted)."""
     base = base_url.rstrip("/") + "/"
     found = {}
-    for m in re.finditer(r"\[(S\d+)\]", answer.answer):
+    for m in MARKER.finditer(answer.answer):
         found.setdefault(m.group(1), (m.start(), m.end()))
     out = []
     for c in answer.citations:
@@ -233,4 +233,4 @@ class Chunks:
 
 def pieces(text: str) -> list[str]:
     """The verified answer cut into word-sized pieces for streaming (markers kept whole)."""
-    return re.findall(r"\s*\[S\d+\]|\s*\S+", text) or [text]
+    return [m.group() for m in re.finditer(rf"\s*{MARKER.pattern}|\s*\S+", text)] or [text]

@@ -118,11 +118,8 @@ def _base_url(request: Request, public_url: str | None) -> str:
 def create_app(assistant: Assistant, *, load_in_background: bool = True,
                on_load_error: Callable[[str], None] | None = None) -> FastAPI:
     """The ASGI app. Models load in a background thread so /healthz can say "loading"."""
-
     s = assistant.settings
     service = Service(assistant, on_load_error)
-    Chat = api.chat_request_model(s.max_question_chars)
-    Ask = api.ask_request_model(s.max_question_chars)
 
     async def lifespan(app: FastAPI):
         if load_in_background:
@@ -131,12 +128,29 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
             service.load()
         yield
 
-    # The key is checked by the Guard; declaring it here puts it in the schema.
-    keyed = [Depends(HTTPBearer(auto_error=False))] if s.api_key else []
     app = FastAPI(title="rag", summary="Answers from local documents, every claim cited.", lifespan=lifespan)
     app.router.route_class = _Route
     app.state.service = service
+    _error_handlers(app)
+    _reading_routes(app, service, assistant)
+    _answering_routes(app, service)
+    _page_routes(app)
+    posted = frozenset(r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ()))
+    app.add_middleware(Guard, config=GuardConfig(allowed_hosts(s.public_url, s.allowed_hosts),
+                                                  s.api_key, s.max_body_bytes, posted))
+    # Added last, so outermost: preflights and error responses get CORS headers too.
+    if s.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(s.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    return app
 
+
+def _keyed(s) -> list:
+    """The key is checked by the Guard; declaring it on a route puts it in the schema."""
+    return [Depends(HTTPBearer(auto_error=False))] if s.api_key else []
+
+
+def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(oa.ApiError)
     async def api_error(request: Request, exc: oa.ApiError):
         return JSONResponse(exc.body(), status_code=exc.status)
@@ -152,9 +166,12 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
         error = _validation_error(exc)
         return JSONResponse(error.body(), status_code=error.status)
 
-    posted = api.errors(400, 401, 413, 415, 421, 422, 429, 503) if s.api_key else \
-        api.errors(400, 413, 415, 421, 422, 429, 503)
+
+def _reading_routes(app: FastAPI, service: Service, assistant: Assistant) -> None:
+    """Health, the model list and the documents' sentences."""
+    s = assistant.settings
     got = api.errors(401, 421) if s.api_key else api.errors(421)
+    keyed = _keyed(s)
 
     @app.get("/healthz", response_model=api.HealthBody, response_model_exclude_none=True,
              responses={**api.errors(421), 500: {"model": api.HealthBody}, 503: {"model": api.HealthBody}})
@@ -182,6 +199,16 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
         return {"sentences": [{"id": x.id, "doc": x.doc, "title": store.title_of(x.doc), "page": x.page,
                                "section": x.section, "paragraph": x.paragraph, "text": x.text}
                               for x in store.sentences]}
+
+
+def _answering_routes(app: FastAPI, service: Service) -> None:
+    """/v1/ask (rag's own JSON) and /v1/chat/completions (OpenAI's, streamed or not)."""
+    s = service.assistant.settings
+    Chat = api.chat_request_model(s.max_question_chars)
+    Ask = api.ask_request_model(s.max_question_chars)
+    posted = api.errors(400, 401, 413, 415, 421, 422, 429, 503) if s.api_key else \
+        api.errors(400, 413, 415, 421, 422, 429, 503)
+    keyed = _keyed(s)
 
     @app.post("/v1/ask", response_model=api.AnswerBody, responses={**posted, **api.errors(404, 499)},
               dependencies=keyed)
@@ -230,6 +257,9 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+
+def _page_routes(app: FastAPI) -> None:
+    """The chat page and its script and style (files, so the CSP needs no inline code)."""
     web = resources.files("rag").joinpath("web")
 
     @app.get("/", response_class=HTMLResponse, responses=api.errors(421))
@@ -246,15 +276,6 @@ def create_app(assistant: Assistant, *, load_in_background: bool = True,
     @app.api_route("/app.css", methods=["GET", "HEAD"], include_in_schema=False)
     async def style():
         return Response(web.joinpath("app.css").read_text(encoding="utf-8"), media_type="text/css")
-
-    posted = frozenset(r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ()))
-    app.add_middleware(Guard, config=GuardConfig(allowed_hosts(s.public_url, s.allowed_hosts),
-                                                  s.api_key, s.max_body_bytes, posted))
-    # Added last, so outermost: preflights and error responses get CORS headers too.
-    if s.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(s.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
-    return app
 
 
 def _gone() -> JSONResponse:

@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..grounding import cite, compose
-from ..types import Answer, Passage, Retrieval
+from ..lang.question import Question
+from ..types import SHORT_ANSWERS, Answer, Passage, Retrieval
 from .confidence import READER_FEATURES
-from .guard import Vocabulary
+from .vocabulary import Vocabulary
 
 
-def measure(question: str, answer: Answer, best: Passage, typed: Sequence[Passage], kind: str | None,
+def measure(question: Question, answer: Answer, best: Passage, typed: Sequence[Passage],
             retrieval: Retrieval, reranked: dict[str, float], vocabulary: Vocabulary,
             reader: dict[str, float] | None = None) -> dict[str, float]:
     """`best` is the sentence the answer came from, `typed` the candidates that had the kind of
-    phrase asked for (`kind`), `reranked` the query-likelihood scores of all of them, `best`
+    phrase asked for, `reranked` the query-likelihood scores of all of them, `best`
     included (empty when no reranker ran); `reader` the instruction-tuned reader's own
     READER_FEATURES, when one answered."""
     others = [p.dense for p in retrieval.passages if p.id != best.id]
@@ -31,8 +32,8 @@ def measure(question: str, answer: Answer, best: Passage, typed: Sequence[Passag
         "rerank_margin": reranked[best.id] - max(rivals) if best.id in reranked and rivals else 0.0,
         "coverage": vocabulary.coverage(question),
         "phrases": vocabulary.phrase_coverage(question),
-        "typed": float(kind is not None),
+        "typed": float(question.kind is not None),
         "adds": float(compose.adds_to(text, question)),
-        "short": float(answer.outcome in ("span", "span_typed", "free", "read")),
+        "short": float(answer.outcome in SHORT_ANSWERS),
         **{name: reader[name] for name in READER_FEATURES if reader and name in reader},
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Iterable
 
 # Lenient on input ([s3], [S3, S4], [ S3 ]), strict on output: we re-render as [S3][S4].
@@ -40,7 +41,7 @@ def extract(text: str, allowed: Iterable[str]) -> tuple[str, list[str]]:
     return clean, ids
 
 
-def split_claims(text: str, allowed: Iterable[str]) -> list[Claim]:
+def split_claims(text: str, allowed: Iterable[str], lang: ModuleType) -> list[Claim]:
     """One claim per sentence of the answer, each with the ids cited inside or right after it.
 
     Markers standing before a claim (the citation-first format "[S3] Putin ...") belong to it.
@@ -53,7 +54,7 @@ def split_claims(text: str, allowed: Iterable[str]) -> list[Claim]:
         return []
     claims: list[Claim] = []
     pending: list[str] = []
-    for start, end in sentence_spans(text, 0, len(text)):
+    for start, end in sentence_spans(text, 0, len(text), lang):
         piece = text[start:end]
         clean, ids = extract(piece, allowed)
         if not re.search(r"\w", clean):  # a lone marker: carry it to the next claim

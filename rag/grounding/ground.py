@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
-from ..gates import guard
+from ..lang.question import Question
+from ..lang.words import has_type, mentions, says_unanswerable
 from ..settings import Settings
 from ..stores.store import Store
 from ..types import Answer, Citation, Passage
@@ -18,25 +17,21 @@ def citation(store: Store, sid: str, score: float, source: str) -> Citation:
                     store.title_of(sent.doc), sent.page, sent.section)
 
 
-def named_people(sentence: str, people) -> list[str]:
-    return [n for n in people if re.search(rf"\b{re.escape(n)}\b", sentence)]
-
-
-def names_the_person(claim: str, sentence: str, kind: str | None, people) -> bool:
+def names_the_person(claim: str, sentence: str, question: Question, people) -> bool:
     """A who-question's answer must name a person when its sentence names one
     ("North Korea" is not who affirmed it when the sentence says Choe Son-hui did)."""
-    if kind != "name":
+    if question.kind != "name":
         return True
-    named = named_people(sentence, people)
-    return not named or bool(named_people(claim, named))
+    named = mentions(sentence, people)
+    return not named or bool(mentions(claim, named))
 
 
-def names_the_date(claim: str, sentence: str, kind: str | None, question: str) -> bool:
+def names_the_date(claim: str, sentence: str, question: Question) -> bool:
     """A when-question's answer must give the date its sentence ties to the question."""
-    if kind not in ("date", "day"):
+    if question.kind not in ("date", "day"):
         return True
     date = focus_date(sentence, question)
-    return date is None or names_date(claim, date)
+    return date is None or names_date(claim, date, question.lang)
 
 
 class Grounder:
@@ -47,8 +42,7 @@ class Grounder:
         self.settings = settings
         self.people = people
 
-    def ground(self, question: str, raw: str, evidence: list[Passage], typed: list[Passage],
-               kind: str | None) -> Answer | None:
+    def ground(self, question: Question, raw: str, evidence: list[Passage], typed: list[Passage]) -> Answer | None:
         """The verified claims of `raw` (the model's text) as an Answer; None when none survives.
         `typed` are the evidence sentences holding the expected answer type: an uncited claim
         gets the best of them if it passes the support threshold."""
@@ -58,17 +52,17 @@ class Grounder:
         vec = {p.id: index.vector(self.store.position[p.id]) for p in evidence}
         kept: list[tuple[str, list[str]]] = []
         citations: dict[str, Citation] = {}
-        for claim in cite.split_claims(raw, by_id):
-            if guard.says_unanswerable(claim.text):
+        for claim in cite.split_claims(raw, by_id, question.lang):
+            if says_unanswerable(claim.text, question.lang):
                 continue
             cvec = self.embedder.encode_one(claim.text)
             good = []
             for sid in claim.ids:
                 sentence = by_id[sid].text
                 sup = self.verifier.support(claim.text, sentence, question, cvec, vec[sid])
-                if (sup.score >= s.min_support and guard.has_type(claim.text, kind, question)
-                        and names_the_person(claim.text, sentence, kind, self.people)
-                        and names_the_date(claim.text, sentence, kind, question)):
+                if (sup.score >= s.min_support and has_type(claim.text, question)
+                        and names_the_person(claim.text, sentence, question, self.people)
+                        and names_the_date(claim.text, sentence, question)):
                     good.append((sid, sup.score, "model"))
             if not good and not claim.ids:
                 found = self.verifier.best(claim.text, [(p.id, p.text, vec[p.id]) for p in typed], question)
@@ -81,5 +75,5 @@ class Grounder:
                         citations[sid] = citation(self.store, sid, score, source)
         if not kept:
             return None
-        return Answer(question, cite.render(kept), False, list(citations.values()), evidence,
+        return Answer(question.text, cite.render(kept), False, list(citations.values()), evidence,
                       reason="model answer, verified against its cited sentences")

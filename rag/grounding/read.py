@@ -21,6 +21,7 @@ from types import ModuleType
 
 from .. import prompts
 from ..generation.generate import Generator
+from ..lang.question import Question
 from ..settings import Settings
 from ..types import Passage
 from . import span
@@ -76,14 +77,15 @@ class Reader:
         return self.generator.generate(prompt, copy_from=sources, reply_prefix=reply,
                                        max_tokens=self.settings.max_span_tokens, stop=["\n"], on_token=on_token)
 
-    def read(self, question: str, evidence: list[Passage], on_token=None, yes_no: bool = False) -> Reading | None:
-        """`yes_no`: the question asks for yes or no, which no phrase of a sentence says; the model
+    def read(self, question: Question, evidence: list[Passage], on_token=None) -> Reading | None:
+        """A yes/no question asks for yes or no, which no phrase of a sentence says; the model
         is asked for the sentence that tells instead (prompts/read_yes_no.txt), with no "None" to
         offer: Qwen 1.5B read it as "no" (P ≈ 1 on five bundled yes/no questions, all answerable).
         Its reply begins "The sentence that tells is:": with "Answer:" alone the model, wanting to
         write "Yes" or "No", copied whichever sentence began with the likeliest allowed token
         (1 of 6 bundled yes/no questions right; 5 of 6 with it)."""
-        fitted = self.fit(question, evidence, "read_yes_no" if yes_no else "read")
+        yes_no = question.yes_no
+        fitted = self.fit(question.text, evidence, "read_yes_no" if yes_no else "read")
         if fitted is None:
             return None
         prompt, shown = fitted

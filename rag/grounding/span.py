@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 
 from .. import prompts
-from ..text import bare, fold, is_capitalised, words
+from ..lang.question import Question
+from ..lang.words import name_runs, plain
+from ..text import fold, words
 
 
 def render(prompts_dir, question: str, sentence: str) -> str:
@@ -48,26 +50,6 @@ def tidy(span: str, trim: re.Pattern) -> str:
     return span
 
 
-def _name_runs(sentence: str, lang) -> list[tuple[int, int]]:
-    """Runs of capitalised words, with a connector or title inside ("Ivan the Terrible", "North Korean
-    leader Kim Jong-un"): names of any script."""
-    runs, start, end, pending = [], None, None, False
-    for m in words(sentence):
-        word = m.group()
-        if is_capitalised(word) and fold(word) not in lang.STOPWORDS:
-            start = m.start() if start is None else start
-            end, pending = m.end(), False
-        elif start is not None and (fold(word) in lang.NAME_CONNECTORS or fold(word) in lang.TITLES) and not pending:
-            pending = True
-        else:
-            if start is not None:
-                runs.append((start, end))
-            start, pending = None, False
-    if start is not None:
-        runs.append((start, end))
-    return runs
-
-
 def typed_spans(sentence: str, kind: str | None, lang) -> list[tuple[int, int]]:
     """Phrases of the sentence that have the shape the question asks for; two joined by "and"
     or "or" count as one ("late October and early November", "Hartmanis and Stearns")."""
@@ -78,9 +60,9 @@ def typed_spans(sentence: str, kind: str | None, lang) -> list[tuple[int, int]]:
     elif kind == "number":
         spans = [m.span() for m in lang.NUMBER_SPAN.finditer(sentence)]
     elif kind == "name":
-        spans = _name_runs(sentence, lang)
+        spans = name_runs(sentence, lang)
     elif kind == "place":
-        spans = [(a, b) for a, b in _name_runs(sentence, lang)
+        spans = [(a, b) for a, b in name_runs(sentence, lang)
                  if (before := words(sentence[:a])) and fold(before[-1].group()) in lang.PLACE_BEFORE]
     else:
         return []
@@ -103,11 +85,7 @@ def _same_word(a: str, b: str) -> bool:
 CLAUSE_MARK = re.compile(r"[,;:()\[\]—–]")
 
 
-def _plain(word: str) -> str:
-    return bare(fold(word))
-
-
-def pick_typed(sentence: str, question: str, kind: str | None, lang) -> str | None:
+def pick_typed(sentence: str, question: Question) -> str | None:
     """The typed phrase the question asks about, among the sentence's phrases of the right shape.
 
     Each question word found in the sentence lends weight 1/distance to the candidate phrase it
@@ -115,14 +93,12 @@ def pick_typed(sentence: str, question: str, kind: str | None, lang) -> str | No
     words that stand side by side in both count double ("final approval"). The
     question's own words and titles are trimmed from the phrase's start ("Foreign Minister Choe
     Son-hui" -> "Choe Son-hui"). None when no phrase is left."""
-    asked = [_plain(m.group()) for m in words(question)]
+    lang, kind = question.lang, question.kind
     # The words that say what kind of answer is wanted ("how long") are not its topic.
-    opening = next((m.group() for _, p in lang.QUESTION_TYPES if (m := p.search(question))), "")
-    asking = {_plain(m.group()) for m in words(opening)}
-    keys = [w for w in asked if w not in lang.STOPWORDS and w not in asking]
+    keys = question.keys
     key_pairs = set(zip(keys, keys[1:]))
     tokens = words(sentence)
-    folded = [_plain(m.group()) for m in tokens]
+    folded = [plain(m.group(), lang) for m in tokens]
     match = [next((k for k in keys if _same_word(w, k)), None) for w in folded]
     candidates = []
     for start, end in typed_spans(sentence, kind, lang):

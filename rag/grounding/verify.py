@@ -11,35 +11,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
 
 import numpy as np
 
-from ..lang import en
-from ..text import stemmer
-
-STOPWORDS = en.STOPWORDS
-LIGHT_VERBS = en.LIGHT_VERBS
-FACT = re.compile(rf"\b\d[\d,.]*\b|\b({en.MONTHS})\b", re.I)
-NAME = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z]?[a-z]+)*\b")
+from ..lang.question import Question
+from ..lang.words import names, stems
+from ..text import fold, stem_all
 
 
-def _stemmer():
-    return stemmer(en.STEMMER)
+@lru_cache(maxsize=4)
+def _fact_pattern(months: str) -> re.Pattern:
+    return re.compile(rf"\b\d[\d,.]*\b|\b({months})\b", re.I)
 
 
-def stems(text: str) -> set[str]:
-    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
-    return set(_stemmer().stemWords(words))
-
-
-def facts(claim: str, question: str) -> set[str]:
-    """Numbers, months and capitalised names that the claim adds beyond the question."""
-    found = {m.group().lower().rstrip(".,") for m in FACT.finditer(claim)}
-    for m in NAME.finditer(claim):
-        if claim[: m.start()].strip() == "":  # sentence-initial capital is not a name signal
-            continue
-        found.add(m.group().lower())
-    asked = question.lower()
+def facts(claim: str, question: Question) -> set[str]:
+    """Numbers, months and names that the claim adds beyond the question."""
+    lang = question.lang
+    found = {fold(m.group()).rstrip(".,") for m in _fact_pattern(lang.MONTHS).finditer(claim)}
+    found |= {fold(n) for n in names(claim, lang)}
+    asked = fold(question.text)
     return {f for f in found if f not in asked}
 
 
@@ -53,16 +45,17 @@ class Verifier:
     def __init__(self, embedder):
         self.embedder = embedder
 
-    def support(self, claim: str, sentence: str, question: str, claim_vec=None, sentence_vec=None) -> Support:
-        lowered = sentence.lower()
+    def support(self, claim: str, sentence: str, question: Question, claim_vec=None, sentence_vec=None) -> Support:
+        lang = question.lang
+        lowered = fold(sentence)
         missing = tuple(sorted(f for f in facts(claim, question) if f not in lowered))
         if missing:
             return Support(0.0, missing)
-        claim_stems = stems(claim) - stems(question)
+        claim_stems = stems(claim, lang) - question.stems
         if not claim_stems:  # a claim that only restates the question answers nothing
             return Support(0.0, ())
-        sentence_stems = stems(sentence)
-        novel = {w for w in claim_stems - sentence_stems if w not in LIGHT_VERBS}
+        sentence_stems = stems(sentence, lang)
+        novel = {w for w in claim_stems - sentence_stems if w not in lang.LIGHT_VERBS}
         if novel:
             # A content word in neither the sentence nor the question is something the model
             # added ("nuclear and missile programs" from "its nuclear program"): not supported.
@@ -75,7 +68,7 @@ class Verifier:
         cosine = float(np.dot(claim_vec, sentence_vec))
         return Support(0.5 * lexical + 0.5 * max(0.0, cosine), ())
 
-    def best(self, claim: str, sentences: list[tuple[str, str, np.ndarray]], question: str):
+    def best(self, claim: str, sentences: list[tuple[str, str, np.ndarray]], question: Question):
         """The (id, support) of the sentence that best supports an uncited claim."""
         if not sentences:
             return None
@@ -84,31 +77,28 @@ class Verifier:
         return max(scored, key=lambda pair: pair[1].score)
 
 
-DATE_SPAN = en.DATE_SPAN
-
-
-def focus_date(sentence: str, question: str, window: int = 8) -> str | None:
+def focus_date(sentence: str, question: Question, window: int = 8) -> str | None:
     """When a sentence holds several dates, the one the question asks about: the date with
     the most question words near it ("final approval on November 9", not "late October").
     None when there is one date or no clear winner."""
-    spans = list(DATE_SPAN.finditer(sentence))
+    lang = question.lang
+    spans = list(lang.DATE_SPAN.finditer(sentence))
     if len(spans) < 2:
         return None
-    keys = stems(question)
-    words = [(m.start(), w) for m, w in zip(
-        re.finditer(r"[A-Za-z0-9]+", sentence),
-        _stemmer().stemWords([m.group().lower() for m in re.finditer(r"[A-Za-z0-9]+", sentence)]))]
+    tokens = list(re.finditer(r"[^\W_]+", sentence))
+    words = list(zip((m.start() for m in tokens), stem_all([fold(m.group()) for m in tokens], lang.STEMMER)))
 
     def near(span: re.Match) -> int:
         first = next(i for i, (pos, _) in enumerate(words) if pos >= span.start())
-        # English puts what happened before its date: "final approval on November 9".
-        return sum(1 for _, w in words[max(0, first - window): first] if w in keys)
+        # The words that tie a date to an event stand on the side the language puts the event.
+        side = words[max(0, first - window): first] if lang.EVENT_BEFORE_DATE else words[first: first + window + 1]
+        return sum(1 for _, w in side if w in question.stems)
 
     scores = sorted(((near(s), s.group()) for s in spans), reverse=True)
     return scores[0][1] if scores[0][0] > scores[1][0] else None
 
 
-def names_date(claim: str, date: str) -> bool:
-    """Does the claim state this date (the month and day/year, ignoring early/late)?"""
-    parts = [p for p in re.findall(r"[A-Za-z]+|\d+", date) if p.lower() not in {"early", "mid", "late"}]
+def names_date(claim: str, date: str, lang: ModuleType) -> bool:
+    """Does the claim state this date (its month, day and year; "early"/"late" need not be said)?"""
+    parts = [p for p in re.findall(r"[^\W\d_]+|\d+", date) if fold(p) not in lang.DATE_QUALIFIERS]
     return all(re.search(rf"\b{re.escape(p)}\b", claim, re.I) for p in parts)

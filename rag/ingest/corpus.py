@@ -5,28 +5,20 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 from ..errors import CorpusError
 from ..types import Chunk, Sentence
 from . import FORMATS, SUFFIXES, Document
 
-# Whole paragraphs that are web-page furniture, not content. Matched case-insensitively
-# against a stripped paragraph, so a sentence that merely mentions "reply" is kept.
-BOILERPLATE = re.compile(
-    r"^(leave a (reply|comment)|post a comment|share this( article| post)?:?|"
-    r"related( posts| articles)?:?|click to share.*|subscribe( now)?|"
-    r"like this:?|loading\.{0,3}|comments?|you may also like:?)$",
-    re.IGNORECASE,
-)
-
-
-def paragraphs(text: str, skip: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
-    """Spans of non-empty lines (paragraphs), boilerplate and the `skip` spans (headings) removed."""
+def paragraphs(text: str, lang: ModuleType, skip: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """Spans of non-empty lines (paragraphs), the language's boilerplate and the `skip` spans
+    (headings) removed."""
     spans = []
     for match in re.finditer(r"[^\n]+", text):
         start, end = match.span()
         stripped = match.group().strip()
-        if not stripped or BOILERPLATE.match(stripped) or any(a <= start < b for a, b in skip):
+        if not stripped or lang.BOILERPLATE.match(stripped) or any(a <= start < b for a, b in skip):
             continue
         # Trim whitespace so that spans hold exactly the paragraph's text.
         start += len(match.group()) - len(match.group().lstrip())
@@ -35,18 +27,18 @@ def paragraphs(text: str, skip: list[tuple[int, int]] = ()) -> list[tuple[int, i
     return spans
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
+@lru_cache(maxsize=4)
+def _segmenter(code: str):
     import pysbd  # a rule-based splitter that handles quotes and abbreviations
 
-    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+    return pysbd.Segmenter(language=code, clean=False, char_span=False)
 
 
-def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def sentence_spans(text: str, start: int, end: int, lang: ModuleType) -> list[tuple[int, int]]:
     """Sentence spans inside text[start:end], located by search so offsets are exact."""
     spans = []
     cursor = start
-    for piece in _segmenter().segment(text[start:end]):
+    for piece in _segmenter(lang.SENTENCE_SPLITTER).segment(text[start:end]):
         piece = piece.strip()
         if not piece:
             continue
@@ -63,13 +55,13 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def split_sentences(documents: list[Document], first_id: int = 1) -> list[Sentence]:
+def split_sentences(documents: list[Document], lang: ModuleType, first_id: int = 1) -> list[Sentence]:
     sentences: list[Sentence] = []
     n = first_id
     for doc in documents:
         headings = [(h.start, h.end) for h in doc.headings]
-        for p, (ps, pe) in enumerate(paragraphs(doc.text, headings)):
-            for s, e in sentence_spans(doc.text, ps, pe):
+        for p, (ps, pe) in enumerate(paragraphs(doc.text, lang, headings)):
+            for s, e in sentence_spans(doc.text, ps, pe, lang):
                 sentences.append(Sentence(f"S{n}", doc.name, p, s, e, doc.text[s:e], doc.page_at(s), doc.section_at(s)))
                 n += 1
     return sentences

@@ -1,4 +1,6 @@
-"""English: the words and patterns that gates, verification and span answers rely on.
+"""English: every word list and pattern the stages rely on (question parsing, gates, sentence
+splitting, verification, span answers, follow-ups, the texts the assistant writes). Code
+elsewhere is language-neutral and reads these names from `Settings.language`'s module.
 
 Nothing here may name an era, a place or a topic: dates of any century, BC/AD, and names in
 any script are recognised by shape, not by lists of known values.
@@ -9,6 +11,24 @@ from __future__ import annotations
 import re
 
 STEMMER = "english"  # PyStemmer algorithm name
+SENTENCE_SPLITTER = "en"  # pysbd's language code
+
+# Whole paragraphs that are web-page furniture, not content. Matched case-insensitively
+# against a stripped paragraph, so a sentence that merely mentions "reply" is kept.
+BOILERPLATE = re.compile(
+    r"^(leave a (reply|comment)|post a comment|share this( article| post)?:?|"
+    r"related( posts| articles)?:?|click to share.*|subscribe( now)?|"
+    r"like this:?|loading\.{0,3}|comments?|you may also like:?)$",
+    re.IGNORECASE,
+)
+# A possessive ending, dropped before names are compared: "Korea's" -> "Korea".
+POSSESSIVE = re.compile(r"(’s|'s|’|')$")
+
+
+def singular(noun: str) -> str:
+    """The noun's singular stem as it begins its other forms: "troops" -> "troop"."""
+    return noun[:-1] if noun.endswith("s") else noun
+
 
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 ORDINAL_WORDS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
@@ -90,6 +110,11 @@ BM25_STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
     "they this to was will with".split()
 )
+# Qualifiers a date may carry that a claim need not repeat ("late October" is stated by "October").
+DATE_QUALIFIERS = frozenset("early mid late".split())
+# English puts what happened before its date ("final approval on November 9"): the words that tie
+# a date to the question are looked for before it.
+EVENT_BEFORE_DATE = True
 # Light and irregular verbs the stemmer cannot match to the sentence's form ("gave" / "give"):
 # they carry no fact of their own, so they are not counted as words the model added.
 LIGHT_VERBS = frozenset("give gave given make made take took taken get got gotten go went gone come came hold held "
@@ -130,4 +155,28 @@ READER_NONE = "None"
 
 ABSTAIN_ONE = "The article does not say."
 ABSTAIN_MANY = "The documents do not say."
-QUOTE = "The article says: “{text}” [{id}]."
+QUOTE_OPENING = "The article says:"
+QUOTE = QUOTE_OPENING + " “{text}” [{id}]."
+
+# Follow-up questions (rag/retrieval/followup.py). People are those the documents introduce with a
+# title, as written ("Foreign Minister Choe Son-hui"): the case of the title is kept, unlike TITLES.
+PERSON_TITLES = (r"President|Prime Minister|Minister|[Ll]eader|Chancellor|Secretary(?:-General)?"
+                 r"|[Ss]pokes(?:man|woman|person)|[Aa]mbassador|General|King|Queen|Senator|Governor|Mayor|Director"
+                 r"|[Cc]hairman|Chief|Dr\.|Mr\.|Mrs\.|Ms\.")
+PERSON_NAME = r"[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){0,3}"
+TITLED_PERSON = re.compile(rf"\b(?:{PERSON_TITLES})\s+({PERSON_NAME})")
+PERSON_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.I)
+THING_PRONOUN = re.compile(r"\b(it|its)\b", re.I)
+POSSESSIVE_PRONOUNS = frozenset("his its hers".split())
+POSSESSIVE_SUFFIX = "’s"
+# "What about Kim?" / "And Choe?": the previous question, asked about someone else.
+ELLIPSIS = re.compile(r"^\s*(?:and|what about|how about)\s+(.+?)\s*\??\s*$", re.I)
+# A definite noun phrase to resolve "it" to; it is re-written with THE.
+PHRASE = re.compile(r"\b(?:the|this|that|these|those)\s+[\w’'-]+(?:\s+[\w’'-]+){0,4}", re.I)
+THE = "the"
+# Words that end a noun phrase taken from a question ("the treaty | say about ...").
+PHRASE_END = frozenset(
+    "is are was were be been being do does did say says said mean means include includes provide provides have "
+    "has had will would can could to for in on at by with from about after before and or that which who whom "
+    "when where why how what if than as into against between".split()
+)

@@ -19,9 +19,10 @@ from typing import Callable
 
 from ..errors import RagError
 from ..generation.generate import LlamaGenerator, rerank_states_dir
-from ..grounding.compose import STOP
-from ..pipeline import Assistant
 from ..generation.query_likelihood import QueryLikelihood
+from ..grounding.compose import STOP
+from ..lang import language
+from ..pipeline import Assistant
 from ..settings import Settings, checkout_questions
 
 Log = Callable[[str], None]
@@ -237,7 +238,7 @@ def embedding(settings: Settings, assistant: Assistant, questions_path: Path, lo
     from . import bench_embed
 
     wiki = questions_path.parent / "squad2-computational-complexity" / "article.txt"
-    texts = ([s.text for s in split_sentences([read(wiki)])] if wiki.exists()
+    texts = ([s.text for s in split_sentences([read(wiki)], language(settings.language))] if wiki.exists()
              else [s.text for s in assistant.store.sentences])
     n = n or EMBED_TEXTS
     return bench_embed.run((texts * (n // len(texts) + 1))[:n], settings.n_threads, log)

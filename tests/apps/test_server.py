@@ -210,8 +210,8 @@ class _Slow(ScriptedGenerator):
 
 def test_a_client_leaving_mid_stream_stops_its_generation_and_frees_the_model(assistant):
     slow = _Slow()
-    fake = Assistant(assistant.settings.with_(min_confidence=0.0), generator=slow, embedder=assistant.embedder)
-    fake._retriever = assistant.retriever
+    fake = Assistant(assistant.settings.with_(min_confidence=0.0), generator=slow, embedder=assistant.embedder,
+                     retriever=assistant.retriever)
     body = {"stream": True, "messages": [{"role": "user", "content": "What does the mutual defense clause oblige?"}]}
     with running(fake) as (url, _):
         with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=30) as resp:
@@ -231,8 +231,8 @@ def test_a_client_leaving_mid_stream_stops_its_generation_and_frees_the_model(as
 def keyed(assistant):
     settings = assistant.settings.with_(api_key="sekret", cors_origins=("http://front.example",),
                                         allowed_hosts=("testserver",))
-    fake = Assistant(settings, generator=assistant.generator, embedder=assistant.embedder)
-    fake._retriever = assistant.retriever
+    fake = Assistant(settings, generator=assistant.generator, embedder=assistant.embedder,
+                     retriever=assistant.retriever)
     with TestClient(create_app(fake, load_in_background=False)) as tc:
         yield tc
 

@@ -2,7 +2,9 @@ import pytest
 
 from rag.gates.confidence import FEATURES, READER_FEATURES
 from rag.gates.features import measure
-from rag.gates.guard import Vocabulary
+from rag.gates.vocabulary import Vocabulary
+from rag.lang import en
+from rag.lang.question import parse
 from rag.types import Answer, Passage, Retrieval
 
 DOCS = ["The bridge opened in 1932 after six years of work.", "The tunnel was dug by hand."]
@@ -12,12 +14,12 @@ def passage(id_: str, dense: float, text: str = "The bridge opened in 1932.") ->
     return Passage(id_, text, "doc", 0.0, dense, 0.0)
 
 
-def features(ranked, best, reranked, answer="1932 [S1]", outcome="span", kind="date",
-             question="When did the bridge open?", reader=None):
+def features(ranked, best, reranked, answer="1932 [S1]", outcome="span", question="When did the bridge open?",
+             reader=None):
     retrieval = Retrieval(ranked, [p.id for p in ranked], [], [p.id for p in ranked])
     typed = [p for p in ranked if p.id in reranked] or [best]
     got = Answer(question, answer, False, [], ranked, outcome=outcome)
-    return measure(question, got, best, typed, kind, retrieval, reranked, Vocabulary(DOCS), reader)
+    return measure(parse(question, en), got, best, typed, retrieval, reranked, Vocabulary(DOCS, en), reader)
 
 
 S1, S2, S3 = passage("S1", 0.8), passage("S2", 0.5), passage("S3", 0.6)
@@ -40,14 +42,14 @@ def test_retrieval_and_rerank_features(ranked, best, reranked, expected):
     assert {k: got[k] for k in expected} == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("answer, outcome, kind, expected", [
-    ("1932 [S1]", "span", "date", {"adds": 1.0, "short": 1.0, "typed": 1.0}),
-    ("The bridge opened in 1932. [S1]", "quote", None, {"adds": 1.0, "short": 0.0, "typed": 0.0}),
+@pytest.mark.parametrize("answer, outcome, question, expected", [
+    ("1932 [S1]", "span", "When did the bridge open?", {"adds": 1.0, "short": 1.0, "typed": 1.0}),
+    ("The bridge opened in 1932. [S1]", "quote", "Why did the bridge open?", {"adds": 1.0, "short": 0.0, "typed": 0.0}),
     # an answer that only repeats the question's words adds nothing
-    ("the bridge open [S1]", "free", None, {"adds": 0.0, "short": 1.0}),
+    ("the bridge open [S1]", "free", "Why did the bridge open?", {"adds": 0.0, "short": 1.0}),
 ])
-def test_answer_features(answer, outcome, kind, expected):
-    got = features([S1], S1, {}, answer=answer, outcome=outcome, kind=kind)
+def test_answer_features(answer, outcome, question, expected):
+    got = features([S1], S1, {}, answer=answer, outcome=outcome, question=question)
     assert {k: got[k] for k in expected} == expected
 
 

@@ -111,8 +111,8 @@ class ReverseReranker:
 
 
 def test_the_pipeline_answers_from_the_reranked_sentence(assistant, scripted):
-    fake, gen = scripted("")
-    fake._reranker = rerank = ReverseReranker()
+    rerank = ReverseReranker()
+    fake, gen = scripted("", reranker=rerank)
     answer = fake.ask("Which bodies of the Russian parliament approved the treaty?")
     assert len(rerank.calls) == 1 and len(rerank.calls[0]) >= 2
     chosen = rerank.calls[0][-1]
@@ -121,9 +121,8 @@ def test_the_pipeline_answers_from_the_reranked_sentence(assistant, scripted):
 
 
 def test_rerank_off_keeps_retrieval_order(assistant, scripted):
-    fake, _ = scripted("")
-    fake.settings = fake.settings.with_(rerank=False)
-    fake._reranker = rerank = ReverseReranker()
+    rerank = ReverseReranker()
+    fake, _ = scripted("", rerank=False, reranker=rerank)
     answer = fake.ask("Which bodies of the Russian parliament approved the treaty?")
     assert rerank.calls == [] and "rerank_s" not in answer.timings
 
@@ -165,10 +164,8 @@ class BrokenReranker:
 
 
 def test_a_failing_reranker_falls_back_to_retrieval_order(scripted):
-    fake, _ = scripted("")
-    fake._reranker = BrokenReranker()
     warnings = []
-    fake.notify = warnings.append
+    fake, _ = scripted("", reranker=BrokenReranker(), notify=warnings.append)
     answer = fake.ask("Which bodies of the Russian parliament approved the treaty?")
     assert not answer.abstained and answer.citations
     assert fake.reranker is None and "reranking is off" in warnings[0]
@@ -213,8 +210,7 @@ def test_a_question_with_one_candidate_never_builds_the_reranker(assistant):
             return ReverseReranker()
 
     fake = Assistant(assistant.settings.with_(min_confidence=0.0), generator=Counting(copy_spans=True),
-                     embedder=assistant.embedder)
-    fake._retriever = assistant.retriever
+                     embedder=assistant.embedder, retriever=assistant.retriever)
     single = fake.ask("When did Putin give final approval to the treaty?")
     assert "rerank_s" not in single.timings and Counting.built == 0
     several = fake.ask("Which bodies of the Russian parliament approved the treaty?")

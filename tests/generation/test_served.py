@@ -63,8 +63,8 @@ def llama():
 @pytest.fixture(scope="module")
 def remote(llama, assistant):
     """An Assistant generating on the server, sharing the session's embedder and index."""
-    helper = Assistant(assistant.settings.with_(llm_url=llama.url), embedder=assistant.embedder)
-    helper._retriever = assistant.retriever
+    helper = Assistant(assistant.settings.with_(llm_url=llama.url), embedder=assistant.embedder,
+                       retriever=assistant.retriever)
     return helper
 
 
@@ -147,8 +147,7 @@ def test_server_down_then_back(llama, assistant):
     runner = CliRunner()
     question = "What is the treaty's central provision?"  # the model copies the span: no typed shortcut
     remote = Assistant(assistant.settings.with_(llm_url=llama.url, llm_api_key="sk-never-shown"),
-                       embedder=assistant.embedder)
-    remote._retriever = assistant.retriever
+                       embedder=assistant.embedder, retriever=assistant.retriever)
     with TestClient(create_app(remote, load_in_background=False), base_url="http://localhost") as client:
         assert client.post("/v1/ask", json={"question": question}).status_code == 200
         llama.stop()
@@ -174,8 +173,8 @@ def test_serve_starts_before_the_llm_server(llama, assistant):
     """A worker that starts while the LLM server is down answers 503, then works once it is up."""
     llama.stop()
     try:
-        remote = Assistant(assistant.settings.with_(llm_url=llama.url), embedder=assistant.embedder)
-        remote._retriever = assistant.retriever
+        remote = Assistant(assistant.settings.with_(llm_url=llama.url), embedder=assistant.embedder,
+                           retriever=assistant.retriever)
         with pytest.raises(BackendUnavailable):
             remote.generator
         client = TestClient(create_app(remote, load_in_background=False), base_url="http://localhost")
@@ -200,8 +199,7 @@ def test_plain_openai_server_degrades_as_stated(llama, assistant):
     try:
         notes: list[str] = []
         remote = Assistant(assistant.settings.with_(llm_url=server.url), embedder=assistant.embedder,
-                           notify=notes.append)
-        remote._retriever = assistant.retriever
+                           notify=notes.append, retriever=assistant.retriever)
         gen = remote.generator
         assert not gen.copy_spans and gen.n_ctx is None and gen.count_tokens("a prompt") is None
         valid = {s.id for s in assistant.store.sentences}

@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from rag.grounding.cite import extract, render, split_claims
+from rag.lang import en
 
 ALLOWED = {"S3", "S4", "S12"}
 
@@ -26,7 +27,7 @@ def test_extract_table(text, clean, ids):
 
 
 def test_citation_first_markers_belong_to_the_claim_after_them():
-    claims = split_claims("[S3] It was approved on November 9. [S4] Kim signed it.", ALLOWED)
+    claims = split_claims("[S3] It was approved on November 9. [S4] Kim signed it.", ALLOWED, en)
     assert [(c.text, c.ids) for c in claims] == [
         ("It was approved on November 9.", ("S3",)),
         ("Kim signed it.", ("S4",)),
@@ -34,7 +35,7 @@ def test_citation_first_markers_belong_to_the_claim_after_them():
 
 
 def test_trailing_marker_attaches_to_last_claim():
-    claims = split_claims("It was approved. [S12]", ALLOWED)
+    claims = split_claims("It was approved. [S12]", ALLOWED, en)
     assert claims[-1].ids == ("S12",)
 
 
@@ -47,7 +48,7 @@ def test_render_puts_canonical_markers_before_the_full_stop():
 def test_parser_never_raises_and_never_returns_foreign_ids(text):
     clean, ids = extract(text, ALLOWED)
     assert set(ids) <= ALLOWED
-    for claim in split_claims(text, ALLOWED):
+    for claim in split_claims(text, ALLOWED, en):
         assert set(claim.ids) <= ALLOWED
 
 

@@ -7,6 +7,7 @@ import pytest
 from rag.generation.generate import BaseGenerator, Generation
 from rag.grounding.read import Reader
 from rag.lang import en
+from rag.lang.question import parse
 from rag.settings import Settings
 from rag.types import Passage
 
@@ -42,7 +43,7 @@ class CopyingBackend(BaseGenerator):
 
 def read(reply, holders, mass=(0.6, 0.1, 0.1, 0.2), total=1.0):
     backend = CopyingBackend(reply, list(mass), total, holders)
-    return Reader(backend, Settings(), en).read("When was it approved?", SHOWN), backend
+    return Reader(backend, Settings(), en).read(parse("When was it approved?", en), SHOWN), backend
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,7 @@ def test_sentences_that_do_not_fit_the_context_are_dropped_lowest_first():
             return 60 + 20 * text.count("\n[")
 
     backend = Small(" Putin", [0], 1.0)
-    reading = Reader(backend, Settings(max_span_tokens=32), en).read("Who signed?", SHOWN)
+    reading = Reader(backend, Settings(max_span_tokens=32), en).read(parse("Who signed?", en), SHOWN)
     assert [p.id for p in reading.shown] == ["S7", "S2"]
 
 
@@ -93,7 +94,7 @@ def test_none_loses_to_the_mass_for_answering_spread_over_phrases():
     all: the reader then copies a phrase, with "None" no longer a source, and streams no "None"."""
     streamed = []
     backend = CopyingBackend([" None", " November 9"], [0.4, 0.3, 0.1, 0.3], 1.0, [1])
-    reading = Reader(backend, Settings(), en).read("When was it approved?", SHOWN, streamed.append)
+    reading = Reader(backend, Settings(), en).read(parse("When was it approved?", en), SHOWN, streamed.append)
     assert reading.chosen.id == "S2" and reading.span == "November 9"
     assert backend.calls[1]["copy_from"] == [p.text for p in SHOWN]
     assert streamed == [" November 9"]
@@ -101,13 +102,13 @@ def test_none_loses_to_the_mass_for_answering_spread_over_phrases():
 
 def test_none_that_holds_most_of_the_mass_is_an_abstention():
     backend = CopyingBackend([" None", " November 9"], [0.1, 0.1, 0.1, 0.6], 1.0, [3])
-    reading = Reader(backend, Settings(), en).read("When was it approved?", SHOWN)
+    reading = Reader(backend, Settings(), en).read(parse("When was it approved?", en), SHOWN)
     assert reading.chosen is None and len(backend.calls) == 1
 
 
 def test_a_yes_no_question_offers_no_none_and_asks_for_the_sentence_that_tells():
     backend = CopyingBackend(" Putin signed the treaty in Pyongyang", [0.9, 0.0, 0.0], 0.9, [0])
-    reading = Reader(backend, Settings(), en).read("Did Putin sign it?", SHOWN, yes_no=True)
+    reading = Reader(backend, Settings(), en).read(parse("Did Putin sign it?", en), SHOWN)
     call = backend.calls[0]
     assert call["copy_from"] == [p.text for p in SHOWN]
     assert call["reply_prefix"] == en.READER_REPLY_YES_NO and "yes or no" in call["prompt"]

@@ -5,6 +5,7 @@ import pytest
 
 from rag.grounding import span
 from rag.lang import en
+from rag.lang.question import parse
 
 
 @pytest.mark.parametrize(
@@ -83,12 +84,14 @@ def test_the_real_model_writes_only_a_span_of_the_sentence(assistant, question, 
     ],
 )
 def test_pick_typed(question, kind, sentence, expected):
-    assert span.pick_typed(sentence, question, kind, en) == expected
+    asked = parse(question, en)
+    assert asked.kind == kind
+    assert span.pick_typed(sentence, asked) == expected
 
 
 def test_clause_punctuation_ties_words_to_their_own_phrase():
     sentence = ("The chambers approved the treaty in late October and early November, respectively, "
                 "before Putin provided his final approval on November 9.")
-    assert span.pick_typed(sentence, "When did Putin ratify the agreement?", "date", en) == "November 9"
-    assert span.pick_typed(sentence, "When did the chambers approve the treaty?", "date", en) == \
+    assert span.pick_typed(sentence, parse("When did Putin ratify the agreement?", en)) == "November 9"
+    assert span.pick_typed(sentence, parse("When did the chambers approve the treaty?", en)) == \
         "late October and early November"

@@ -3,6 +3,8 @@
 import pytest
 
 from rag.grounding.verify import focus_date, names_date
+from rag.lang import en
+from rag.lang.question import parse
 
 S3 = ("The Russian State Duma and Federation Council, the lower and upper chambers of Russia’s parliament, approved "
       "the treaty in late October and early November, respectively, before Putin provided his final approval on November 9.")
@@ -19,7 +21,7 @@ S17 = ("The sanctions against Russia, imposed due to its annexation of Crimea in
     ("Putin visited Pyongyang in June.", "When did Putin visit?", None),  # one date
 ])
 def test_focus_date(sentence, question, expected):
-    assert focus_date(sentence, question) == expected
+    assert focus_date(sentence, parse(question, en)) == expected
 
 
 @pytest.mark.parametrize("claim, date, expected", [
@@ -29,7 +31,7 @@ def test_focus_date(sentence, question, expected):
     ("In 2014.", "2022", False),
 ])
 def test_names_date(claim, date, expected):
-    assert names_date(claim, date) is expected
+    assert names_date(claim, date, en) is expected
 
 
 S5 = ("While Russia faces continued condemnation and punitive measures from Western countries over its war in Ukraine, "
@@ -48,5 +50,5 @@ S5 = ("While Russia faces continued condemnation and punitive measures from West
 def test_support(embedder, claim, sentence, question, supported, missing):
     from rag.grounding.verify import Verifier
 
-    sup = Verifier(embedder).support(claim, sentence, question)
+    sup = Verifier(embedder).support(claim, sentence, parse(question, en))
     assert (sup.score >= 0.6) is supported and sup.missing == missing

@@ -4,12 +4,13 @@ from hypothesis import given, settings as hsettings, strategies as st
 from rag.errors import CorpusError
 from rag.ingest import read as read_document
 from rag.ingest.corpus import Document, make_chunks, paragraphs, split_sentences
+from rag.lang import en
 from rag.settings import BUNDLED_CORPUS
 
 
 @pytest.fixture(scope="module")
 def sentences():
-    return split_sentences([read_document(BUNDLED_CORPUS)])
+    return split_sentences([read_document(BUNDLED_CORPUS)], en)
 
 
 def test_article_splits_into_sentences_with_exact_offsets(sentences):
@@ -49,12 +50,12 @@ def test_boilerplate_is_never_a_sentence(sentences):
     ],
 )
 def test_splitter_table(text, expected):
-    assert len(split_sentences([Document("t.txt", None, text)])) == expected
+    assert len(split_sentences([Document("t.txt", None, text)], en)) == expected
 
 
 def test_ids_are_stable_across_rebuilds():
     doc = read_document(BUNDLED_CORPUS)
-    assert split_sentences([doc]) == split_sentences([doc])
+    assert split_sentences([doc], en) == split_sentences([doc], en)
 
 
 def test_chunks_are_whole_sentences_within_paragraphs(sentences):
@@ -82,7 +83,7 @@ def test_bad_documents_give_clear_errors(tmp_path, content, message):
 def test_invalid_utf8_is_replaced_not_fatal(tmp_path):
     path = tmp_path / "doc.txt"
     path.write_bytes("Caf\xe9 au lait is served. It is hot.".encode("latin-1"))
-    assert len(split_sentences([read_document(path)])) == 2
+    assert len(split_sentences([read_document(path)], en)) == 2
 
 
 text_st = st.lists(
@@ -98,14 +99,14 @@ text_st = st.lists(
 @given(text_st)
 def test_every_character_is_in_one_sentence_or_removed(text):
     doc = Document("t.txt", None, text)
-    sents = split_sentences([doc])
+    sents = split_sentences([doc], en)
     owner = [None] * len(text)
     for s in sents:
         assert text[s.start : s.end] == s.text
         for i in range(s.start, s.end):
             assert owner[i] is None, "overlapping sentences"
             owner[i] = s.id
-    kept = {i for ps, pe in paragraphs(text) for i in range(ps, pe)}
+    kept = {i for ps, pe in paragraphs(text, en) for i in range(ps, pe)}
     for i, ch in enumerate(text):
         if owner[i] is None and i in kept:
             assert ch.isspace(), f"character {ch!r} at {i} belongs to no sentence"
@@ -114,7 +115,7 @@ def test_every_character_is_in_one_sentence_or_removed(text):
 @hsettings(max_examples=100, deadline=None)
 @given(text_st, st.integers(1, 5), st.integers(0, 3))
 def test_chunker_covers_every_sentence_without_splitting(text, size, overlap):
-    sents = split_sentences([Document("t.txt", None, text)])
+    sents = split_sentences([Document("t.txt", None, text)], en)
     chunks = make_chunks(sents, size=size, overlap=min(overlap, size - 1))
     assert {i for c in chunks for i in c.sentence_ids} == {s.id for s in sents}
     assert all(1 <= len(c.sentence_ids) <= size for c in chunks)

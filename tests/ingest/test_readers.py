@@ -8,11 +8,12 @@ from rag import ingest
 from rag.errors import CorpusError
 from rag.ingest.corpus import split_sentences
 from rag.ingest.pdf import reflow
+from rag.lang import en
 from tests.documents import make_docx, make_html, make_pdf, make_scanned_pdf
 
 
 def sentences_of(path):
-    return split_sentences([ingest.read(path)])
+    return split_sentences([ingest.read(path)], en)
 
 
 def test_pdf_keeps_pages_and_bookmarked_sections(tmp_path):
@@ -36,7 +37,7 @@ def test_html_keeps_the_article_and_drops_page_furniture(tmp_path):
     for furniture in ("cookies", "Privacy policy", "Leave a comment", "Sport", "Copyright"):
         assert furniture not in document.text
     assert document.title == "Lantern Festival draws record crowds"
-    move = next(s for s in split_sentences([document]) if "old harbour" in s.text)
+    move = next(s for s in split_sentences([document], en) if "old harbour" in s.text)
     assert move.section == "Next year"
 
 
@@ -64,7 +65,7 @@ def test_plain_text_offsets_are_offsets_into_the_file(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("First line here.\n\nSecond paragraph. It has two sentences.\n")
     document = ingest.read(path)
-    for s in split_sentences([document]):
+    for s in split_sentences([document], en):
         assert path.read_text()[s.start:s.end] == s.text and s.page is None and s.section is None
 
 

@@ -4,10 +4,12 @@ import pytest
 
 from rag.ingest import read as read_document
 from rag.ingest.corpus import split_sentences
-from rag.retrieval.followup import people, standalone
+from rag.lang import en
+from rag.lang.words import titled_people
+from rag.retrieval.followup import standalone
 from rag.settings import BUNDLED_CORPUS
 
-NAMES = people(s.text for s in split_sentences([read_document(BUNDLED_CORPUS)]))
+NAMES = titled_people((s.text for s in split_sentences([read_document(BUNDLED_CORPUS)], en)), en)
 SIGNED = ("Who signed the agreement?", "It was signed by Putin and North Korean leader Kim Jong-un [S2].")
 
 
@@ -36,4 +38,4 @@ def test_people_come_from_titles_in_the_article():
     ([("Is the sky blue?", "The article does not say.")], "Who is he?", "Who is he?"),  # no one to refer to
 ])
 def test_standalone(history, question, expected):
-    assert standalone(question, history, NAMES) == expected
+    assert standalone(question, history, NAMES, en) == expected

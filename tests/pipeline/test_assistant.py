@@ -147,8 +147,7 @@ def test_who_answers_must_name_the_person_their_sentence_names(scripted, reply, 
 @pytest.mark.parametrize("n_ctx", [512, 256])
 def test_a_small_context_drops_evidence_and_never_overflows(assistant, n_ctx, mode):
     settings = assistant.settings.with_(n_ctx=n_ctx, answer_mode=mode, min_confidence=0.0)
-    small = Assistant(settings, embedder=assistant.embedder)
-    small._retriever = assistant.retriever
+    small = Assistant(settings, embedder=assistant.embedder, retriever=assistant.retriever)
     answer = small.ask(UNTYPED)
     assert not answer.abstained and answer.citations
     assert "State Duma and Federation Council" in answer.citations[0].text
@@ -167,8 +166,7 @@ def test_a_generator_without_prompt_logprobs_says_once_how_it_ranks(assistant):
     said: list[str] = []
     gen = ScriptedGenerator("Putin and Kim Jong-un", "x", copy_spans=True)
     fake = Assistant(assistant.settings.with_(min_confidence=0.0), generator=gen, embedder=assistant.embedder,
-                     notify=said.append)
-    fake._retriever = assistant.retriever
+                     notify=said.append, retriever=assistant.retriever)
     fake.ask("Who signed the agreement?")
     fake.ask("Who signed the agreement?")
     assert fake.reranker is None
