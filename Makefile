@@ -29,6 +29,7 @@ run: install index
 	$(BIN)/rag ask "$(QUESTION)"
 
 test: install models
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 models: install
