@@ -79,6 +79,16 @@ class Settings:
     # "sentence-transformers" (the reference; imports torch). Questions always use numpy.
     embed_runtime: str = field(default_factory=lambda: os.environ.get("RAG_EMBED_RUNTIME") or "onnxruntime")
 
+    # Index on a Ray cluster (rag/ingest/on_ray.py): its address ("auto": a running cluster, else
+    # a local one for the run), how many embedder actors (None: as many as its CPUs allow) and
+    # the CPUs each one takes.
+    ray_address: str | None = field(default_factory=lambda: os.environ.get("RAG_RAY_ADDRESS") or None)
+    ray_workers: int | None = None
+    ray_cpus: float = 1.0
+    # Ray's runtime environment for the workers, as JSON ({"pip": [...], "env_vars": {...}}):
+    # how workers on other machines get the package and the embedder.
+    ray_runtime_env: str | None = field(default_factory=lambda: os.environ.get("RAG_RAY_RUNTIME_ENV") or None)
+
     # Generation (and embedding: threads).
     n_threads: int = field(default_factory=_physical_cores)
     n_ctx: int = 2048

@@ -172,6 +172,10 @@ def bench(
     vector_sizes: Annotated[str, typer.Option("--vector-sizes", help="Also measure vector search alone on made "
                                               "vectors at these sizes: FAISS HNSW per efSearch against IVF-Flat "
                                               "and IVF-PQ (1000000 takes about 20 minutes).")] = "",
+    ray_workers: Annotated[str, typer.Option("--ray-workers", help="Instead, measure index builds on Ray: "
+                                             "sentences/s at each number of workers (comma-separated) and on a "
+                                             "two-node local cluster, against one process, on a made-up corpus "
+                                             "of the first --sizes sentences. Needs `pip install 'rag[ray]'`.")] = "",
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -183,8 +187,12 @@ def bench(
         scale, vectors = _sizes("--sizes", sizes), _sizes("--vector-sizes", vector_sizes)
         settings = Settings().with_(index_dir=index_dir, model_path=model, verbose=verbose or None)
         log = lambda m: typer.echo(f"… {m}", err=True)  # stderr: stdout stays one JSON object
-        result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=progress_printer(),
-                               limit=questions, llm_url=llm_url, store=store, vector_sizes=vectors)
+        if ray_workers:
+            result = bench_mod.run_ray(settings, _sizes("--ray-workers", ray_workers), (scale or [10_000])[0],
+                                       log=log, progress=progress_printer())
+        else:
+            result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=progress_printer(),
+                                   limit=questions, llm_url=llm_url, store=store, vector_sizes=vectors)
     if as_json:
         typer.echo(json.dumps(result))
         return

@@ -18,13 +18,25 @@ def index(
              "(the bundled article when there is no index).")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop indexed documents that are not among PATHS.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what changed as one JSON object.")] = False,
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", envvar="RAG_RAY_ADDRESS", show_envvar=True,
+        help="Read and embed on a Ray cluster: its address (ray://HOST:10001 or HOST:6379), or `auto` (a cluster "
+             "running here, else a local one for this run). Needs `pip install 'rag[ray]'`.")] = None,
+    ray_workers: Annotated[Optional[int], typer.Option(
+        "--ray-workers", min=1, help="Embedder actors on the cluster (default: as many as its CPUs allow).")] = None,
+    ray_cpus: Annotated[Optional[float], typer.Option(
+        "--ray-cpus", min=0.1, help="CPUs each embedder actor takes (default 1).")] = None,
+    ray_runtime_env: Annotated[Optional[str], typer.Option(
+        "--ray-runtime-env", envvar="RAG_RAY_RUNTIME_ENV", show_envvar=True,
+        help='Ray runtime environment for the workers, as JSON: {"pip": ["rag[ray]", ...]} (README).')] = None,
     store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
     """Add new and changed documents to the index: unchanged files are not embedded again."""
     with _user_errors(verbose):
-        assistant = make_assistant(index_dir=index_dir, verbose=verbose, store=store)
+        assistant = make_assistant(index_dir=index_dir, verbose=verbose, store=store, ray_address=ray,
+                                   ray_workers=ray_workers, ray_cpus=ray_cpus, ray_runtime_env=ray_runtime_env)
         report = assistant.index(paths or None, prune=prune)
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.summary())
 

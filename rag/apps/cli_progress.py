@@ -36,8 +36,8 @@ def progress_printer():
                 typer.echo(f"embedding {label}: {done}/{total}{eta}", err=True)
 
         return plain
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _rate_column(),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True)
     tasks: dict[str, int] = {}
 
     def update(label: str, done: int, total: int):
@@ -50,6 +50,18 @@ def progress_printer():
             bar.stop()
 
     return update
+
+
+def _rate_column():
+    """Items per second, over all workers (the bar counts what came back, whoever embedded it)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:.0f}/s" if task.speed else "", style="progress.data.speed")
+
+    return Rate()
 
 
 def stderr_console():

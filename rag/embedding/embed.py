@@ -51,6 +51,7 @@ class Embedder:
         self.batch_size = batch_size
         self.runtime = runtime
         self.workers = workers
+        self.min_onnx_texts = ONNX_MIN_TEXTS
         self._model = None
         self._numpy = None
         self._onnx = None
@@ -87,7 +88,7 @@ class Embedder:
         Texts go through in order of length, so a batch pads to similar lengths: 268 vs 165
         sentences/s on a synthetic corpus here."""
         self.load_documents()
-        if self.runtime == "onnxruntime" and len(texts) >= ONNX_MIN_TEXTS:
+        if self.runtime == "onnxruntime" and len(texts) >= self.min_onnx_texts:
             return self._onnx_model().encode(texts, workers=self.workers, progress=progress)
         if self.runtime != "sentence-transformers":
             return self._numpy.encode(texts, workers=self.workers, progress=progress)

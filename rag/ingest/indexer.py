@@ -24,7 +24,8 @@ from .corpus import collect_paths, make_chunks, split_sentences
 
 Progress = Callable[[str, int, int], None]
 Notify = Callable[[str], None]
-# Applies a function to each item and returns the results in order (in this process by default).
+# Applies a function to each item and returns the results in order: in this process by default,
+# or as tasks on a cluster (rag/ingest/on_ray.py).
 Mapper = Callable[[Callable, list], list]
 
 
@@ -43,13 +44,15 @@ class IndexReport:
     sentences: int = 0  # in the whole index afterwards
     embedded: int = 0  # sentences embedded by this update
     seconds: float = 0.0
+    workers: int = 1  # embedder processes (Ray actors with --ray)
     index_dir: str = ""
     manifest: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         return {"added": self.added, "updated": self.updated, "removed": self.removed, "unchanged": self.unchanged,
                 "sentences": self.sentences, "embedded": self.embedded, "seconds": round(self.seconds, 3),
-                "index_dir": self.index_dir}
+                "sentences_per_s": round(self.embedded / self.seconds, 1) if self.seconds else None,
+                "workers": self.workers, "index_dir": self.index_dir}
 
     def summary(self) -> str:
         parts = [f"{len(v)} {k}" for k, v in (("added", self.added), ("updated", self.updated),
@@ -92,7 +95,8 @@ def update_index(
     """Bring the index up to date with `paths` (files and folders, recursive). No paths: the
     indexed documents' own files (the bundled article when there is no index). `prune` drops
     indexed documents that are not among `paths`. `where`: the settings' location by default.
-    `mapper` reads and splits the changed files (one call per file); `embedder` embeds them."""
+    `mapper` reads and splits the changed files (one call per file); `embedder` embeds them:
+    both may spread the work over a cluster (rag/ingest/on_ray.py), with the same result."""
     t0 = time.perf_counter()
     where = where or location(settings)
     with where.lock():
@@ -103,10 +107,10 @@ def update_index(
 
 
 def build_index(settings: Settings, embedder, paths: list[Path] | None = None, progress: Progress | None = None,
-                notify: Notify | None = None, where: IndexLocation | None = None) -> dict:
+                notify: Notify | None = None, where: IndexLocation | None = None, mapper: Mapper = in_process) -> dict:
     """Make the index hold exactly `paths` (the bundled article by default); returns the manifest."""
     return update_index(settings, embedder, paths or [BUNDLED_CORPUS], prune=True, progress=progress,
-                        notify=notify, where=where).manifest
+                        notify=notify, where=where, mapper=mapper).manifest
 
 
 def _update(settings, where, embedder, paths, prune, progress, notify, mapper) -> IndexReport:

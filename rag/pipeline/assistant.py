@@ -99,9 +99,22 @@ class Assistant:
 
     def index(self, paths=None, *, prune: bool = False) -> IndexReport:
         """Add new and changed documents (files or folders) to the index; `prune` drops indexed
-        documents that are not among `paths`. No paths: refresh the indexed files."""
+        documents that are not among `paths`. No paths: refresh the indexed files. With
+        `Settings.ray_address`, files are read and embedded on a Ray cluster, to the same index."""
         c, s = self.components, self.settings
-        report = update_index(s, c.embedder, paths, prune=prune, progress=c.progress, notify=c.notify, where=c.where)
+        if not s.ray_address:
+            report = update_index(s, c.embedder, paths, prune=prune, progress=c.progress, notify=c.notify,
+                                  where=c.where)
+        else:
+            from ..ingest.on_ray import RayIngest
+
+            cluster = RayIngest(s.ray_address, s.ray_workers, s.ray_cpus, s.embed_runtime, s.ray_runtime_env)
+            try:
+                report = update_index(s, cluster.embedder(c.embedder), paths, prune=prune, progress=c.progress,
+                                      notify=c.notify, where=c.where, mapper=cluster.map)
+                report.workers = cluster.workers
+            finally:
+                cluster.close()
         c.reopen()
         return report
 

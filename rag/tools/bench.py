@@ -304,6 +304,20 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     return result
 
 
+def run_ray(settings: Settings, workers: list[int], sentences: int, log: Log = print, progress=None) -> dict:
+    """Index builds on Ray against one process (rag/tools/bench_ray.py)."""
+    from . import bench_ray
+    from .evaluate import load_questions
+
+    path = checkout_questions()
+    if path is None:
+        raise RagError("rag bench asks the checkout's eval/questions.jsonl; run it from a source checkout")
+    assistant = Assistant(settings, progress=progress)
+    assistant.retriever  # the article's sentences seed the made-up corpus
+    questions = [q["question"] for q in load_questions(path) if q.get("answerable", True)][:5]
+    return {"ray": bench_ray.run(assistant, sentences, workers, questions, log, progress)}
+
+
 def table(result: dict):
     """The measurements as one rich table: median (min–max) per row."""
     from rich.table import Table
@@ -320,6 +334,9 @@ def table(result: dict):
                 t.add_row(name, f"{value['median']:.4g}", f"{value['min']:.4g}–{value['max']:.4g}")
             elif isinstance(value, dict):
                 rows(f"{name}.", value)
+            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                for i, v in enumerate(value):
+                    rows(f"{name}[{i}].", v)
             elif isinstance(value, (int, float)):
                 t.add_row(name, f"{value:.4g}", "")
             else:
