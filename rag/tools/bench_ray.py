@@ -4,7 +4,8 @@ A made-up corpus of N sentences (rag/tools/bench_scale.py's, with the bundled ar
 indexed by one process, then on a local Ray cluster with each number of embedder actors, then
 on a two-node cluster (two raylets on this machine, one CPU each: what a second machine adds,
 less the network). Each build reports sentences/s end to end (read, split, embed, write) and its
-efficiency: rate per worker / one-process rate. The Ray index is then checked against the
+efficiency: rate per worker / the rate of one process on as many cores as one worker has (the
+whole machine's one-process rate is reported beside it). The Ray index is then checked against the
 one-process one: same ids, vectors (lowest cosine) and the citations of five answers.
 """
 
@@ -72,8 +73,11 @@ def run(assistant: Assistant, sentences: int, workers: list[int], questions: lis
         synthetic_corpus(sentences, [s.text for s in assistant.store.sentences], corpus)
         log(f"ray: one process, {sentences} sentences")
         one = Settings(index_dir=root / "one", embed_runtime=assistant.settings.embed_runtime)
-        out["one_process"] = _build(one, embedder, corpus, progress)
-        base = out["one_process"]["sentences_per_s"]
+        out["one_process"] = {"threads": embedder.workers, **_build(one, embedder, corpus, progress)}
+        log("ray: one process on one core")
+        single = type(embedder)(runtime=embedder.runtime, workers=1)
+        out["one_process_one_core"] = _build(one.with_(index_dir=root / "one-core"), single, corpus, progress)
+        base = out["one_process_one_core"]["sentences_per_s"]
         ray.init(num_cpus=max(workers), include_dashboard=False, logging_level="ERROR", log_to_driver=False)
         try:
             out["machine_cpus"] = ray.cluster_resources().get("CPU")
