@@ -78,6 +78,11 @@ class Settings:
     # ones), "numpy" (rag/embedding/minilm.py), both on n_threads threads without torch, or
     # "sentence-transformers" (the reference; imports torch). Questions always use numpy.
     embed_runtime: str = field(default_factory=lambda: os.environ.get("RAG_EMBED_RUNTIME") or "onnxruntime")
+    # Or documents embedded by an OpenAI-compatible /v1/embeddings server serving the same model
+    # (rag/embedding/served.py; `rag embed-server`): its URL, Bearer key, and the model name it is asked for.
+    embed_url: str | None = field(default_factory=lambda: os.environ.get("RAG_EMBED_URL") or None)
+    embed_api_key: str | None = field(default_factory=lambda: os.environ.get("RAG_EMBED_API_KEY") or None)
+    embed_model: str | None = field(default_factory=lambda: os.environ.get("RAG_EMBED_MODEL") or None)
 
     # Index on a Ray cluster (rag/ingest/on_ray.py): its address ("auto": a running cluster, else
     # a local one for the run), how many embedder actors (None: as many as its CPUs allow) and

@@ -18,9 +18,10 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    def __init__(self, parallel: int = 4):
+    def __init__(self, parallel: int = 4, command: str = "llm-server"):
         self.port = free_port()
         self.parallel = parallel
+        self.command = command  # or "embed-server"
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -29,12 +30,12 @@ class LlamaServer:
 
     def start(self, timeout: float = 120.0) -> "LlamaServer":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag", "llm-server", "--port", str(self.port), "--parallel", str(self.parallel)],
+            [sys.executable, "-m", "rag", self.command, "--port", str(self.port), "--parallel", str(self.parallel)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"llm-server exited: {self.proc.stderr.read()[-2000:]}")
+                raise RuntimeError(f"{self.command} exited: {self.proc.stderr.read()[-2000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
                     return self
@@ -42,7 +43,7 @@ class LlamaServer:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError("llm-server did not come up")
+        raise RuntimeError(f"{self.command} did not come up")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -29,6 +29,16 @@ def index(
     ray_runtime_env: Annotated[Optional[str], typer.Option(
         "--ray-runtime-env", envvar="RAG_RAY_RUNTIME_ENV", show_envvar=True,
         help='Ray runtime environment for the workers, as JSON: {"pip": ["rag[ray]", ...]} (README).')] = None,
+    embed_url: Annotated[Optional[str], typer.Option(
+        "--embed-url", envvar="RAG_EMBED_URL", show_envvar=True,
+        help="Embed the documents on an OpenAI-compatible /v1/embeddings server serving all-MiniLM-L6-v2 "
+             "(`rag embed-server`); checked against the local model first.")] = None,
+    embed_api_key: Annotated[Optional[str], typer.Option(
+        "--embed-api-key", envvar="RAG_EMBED_API_KEY", show_envvar=True,
+        help="Bearer key for the embedding server.")] = None,
+    embed_model: Annotated[Optional[str], typer.Option(
+        "--embed-model", envvar="RAG_EMBED_MODEL", show_envvar=True,
+        help="The model name the embedding server is asked for (default all-MiniLM-L6-v2).")] = None,
     store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
@@ -36,7 +46,8 @@ def index(
     """Add new and changed documents to the index: unchanged files are not embedded again."""
     with _user_errors(verbose):
         assistant = make_assistant(index_dir=index_dir, verbose=verbose, store=store, ray_address=ray,
-                                   ray_workers=ray_workers, ray_cpus=ray_cpus, ray_runtime_env=ray_runtime_env)
+                                   ray_workers=ray_workers, ray_cpus=ray_cpus, ray_runtime_env=ray_runtime_env,
+                                   embed_url=embed_url, embed_api_key=embed_api_key, embed_model=embed_model)
         report = assistant.index(paths or None, prune=prune)
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.summary())
 

@@ -136,6 +136,28 @@ def llm_server(
     with _user_errors(verbose):
         running = server_mod.start(model, host=host, port=port, parallel=parallel, n_ctx=ctx, verbose=verbose)
     typer.echo(f"llama.cpp server: {running.url} ({parallel} slots)", err=True)
+    _until_stopped()
+
+
+@app.command("embed-server")
+def embed_server(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; keep 127.0.0.1 unless others must reach it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")] = 8081,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, max=64, help="Texts embedded together (slots).")] = 4,
+    verbose: Verbose = False,
+):
+    """Serve the embedder (all-MiniLM-L6-v2, written as GGUF once) with llama.cpp's HTTP server
+    (needs `pip install 'rag[served]'`); point `rag index --embed-url` at the URL it prints.
+    Stops on Ctrl-C or SIGTERM."""
+    from ..generation import llm_server as server_mod
+
+    with _user_errors(verbose):
+        running = server_mod.start_embedder(host=host, port=port, parallel=parallel, verbose=verbose)
+    typer.echo(f"llama.cpp embedding server: {running.url} ({parallel} slots)", err=True)
+    _until_stopped()
+
+
+def _until_stopped() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -118,5 +118,9 @@ class Embedder:
         """Tokens each text is embedded as ([CLS] and [SEP] included, 256 at most)."""
         return self.load()._numpy.token_counts(texts)
 
+    def truncated(self, texts: list[str]) -> list[str]:
+        """Texts cut where this embedder stops reading them (rag/embedding/minilm.py)."""
+        return self.load()._numpy.truncated(texts)
+
     def encode_one(self, text: str) -> np.ndarray:
         return self.load()._numpy.encode([text])[0]

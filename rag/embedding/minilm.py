@@ -156,6 +156,12 @@ class NumpyMiniLM:
     def token_counts(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
 
+    def truncated(self, texts: list[str]) -> list[str]:
+        """Each text cut after the last word piece this encoder reads (MAX_TOKENS with [CLS] and
+        [SEP]): what another engine of the same model must be given to embed it alike."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        return [text[: e.offsets[-2][1]] if e.overflowing else text for text, e in zip(texts, encodings)]
+
     def encode(self, texts: list[str], *, batch_tokens: int = 2048, workers: int = 1,
                progress: Callable[[int], None] | None = None,
                forward: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:

@@ -20,8 +20,10 @@ class Running:
 
 
 def start(model: Path | None = None, *, host: str = "127.0.0.1", port: int = 0, parallel: int = 4,
-          n_ctx: int = 2048, threads: int | None = None, verbose: bool = False) -> Running:
-    """Load the GGUF and listen. `n_ctx` is per slot (llama.cpp splits its context among slots)."""
+          n_ctx: int = 2048, threads: int | None = None, verbose: bool = False, embedding: bool = False) -> Running:
+    """Load the GGUF and listen. `n_ctx` is per slot (llama.cpp splits its context among slots).
+    `embedding`: serve `/v1/embeddings` from an embedding model (its own pooling, vectors
+    normalised) instead of completions."""
     from . import models
     from .generate import check_gguf
 
@@ -42,6 +44,10 @@ def start(model: Path | None = None, *, host: str = "127.0.0.1", port: int = 0, 
     params.endpoint_props = True  # how rag learns the context size and that grammars work
     params.cache_prompt = True
     params.warmup = False
+    if embedding:
+        params.embedding = True
+        # An input is embedded in one pass: a whole slot's context fits in one physical batch.
+        params.n_batch = params.n_ubatch = n_ctx
     if not verbose:
         params.verbosity = -1
     try:
@@ -50,3 +56,15 @@ def start(model: Path | None = None, *, host: str = "127.0.0.1", port: int = 0, 
         raise ModelError(f"llama.cpp's server could not start on {host}:{port}: {exc}") from None
     address = server.listening_address.rstrip("/")
     return Running(address + "/v1", server)
+
+
+def start_embedder(**options) -> Running:
+    """llama.cpp's server embedding with the packaged MiniLM (written as GGUF into the cache once):
+    the `--embed-url` a team's indexers share. `options` as for start(); a slot holds one text
+    of up to 512 word pieces (rag cuts them at 256)."""
+    from ..embedding.embed import embedder_path
+    from ..embedding.gguf_export import cached
+    from ..settings import cache_dir
+
+    options.setdefault("n_ctx", 512)
+    return start(cached(embedder_path(), cache_dir() / "models"), embedding=True, **options)

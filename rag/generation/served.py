@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
 
 from ..errors import BackendUnavailable, ModelError
+from ..http_json import json_reply
 from ..prompts import as_data
 from ..urls import safe_url
 from .generate import BaseGenerator, Generation
@@ -96,22 +97,7 @@ class ServedGenerator(BaseGenerator):
         return self._json(response)
 
     def _json(self, response) -> dict:
-        if response.status_code in (401, 403):
-            raise ModelError(f"the LLM server at {self.shown_url} refused the key (HTTP {response.status_code}): "
-                             "check --llm-api-key / RAG_LLM_API_KEY")
-        if response.status_code >= 500 or response.status_code == 429:
-            raise BackendUnavailable(f"the LLM server at {self.shown_url} answered HTTP {response.status_code}; "
-                                     "retry shortly")
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if response.status_code >= 400 or not isinstance(data, dict):
-            message = (data or {}).get("error", {}) if isinstance(data, dict) else {}
-            detail = message.get("message", "") if isinstance(message, dict) else str(message)
-            raise ModelError(f"the LLM server at {self.shown_url} rejected the request (HTTP "
-                             f"{response.status_code}){': ' + detail[:200] if detail else ''}")
-        return data
+        return json_reply(response, f"the LLM server at {self.shown_url}", "--llm-api-key / RAG_LLM_API_KEY")
 
     def _probe(self) -> None:
         """What this server is: llama.cpp's answers /props; anything else gets plain completions."""

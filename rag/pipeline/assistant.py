@@ -100,11 +100,14 @@ class Assistant:
     def index(self, paths=None, *, prune: bool = False) -> IndexReport:
         """Add new and changed documents (files or folders) to the index; `prune` drops indexed
         documents that are not among `paths`. No paths: refresh the indexed files. With
-        `Settings.ray_address`, files are read and embedded on a Ray cluster, to the same index."""
+        `Settings.ray_address`, files are read and embedded on a Ray cluster; with
+        `Settings.embed_url`, embedded by that server: the same index either way."""
         c, s = self.components, self.settings
+        if s.ray_address and s.embed_url:
+            raise IndexError_("--ray and --embed-url both say who embeds the documents: give one")
         if not s.ray_address:
-            report = update_index(s, c.embedder, paths, prune=prune, progress=c.progress, notify=c.notify,
-                                  where=c.where)
+            report = update_index(s, self._document_embedder(), paths, prune=prune, progress=c.progress,
+                                  notify=c.notify, where=c.where)
         else:
             from ..ingest.on_ray import RayIngest
 
@@ -117,6 +120,14 @@ class Assistant:
                 cluster.close()
         c.reopen()
         return report
+
+    def _document_embedder(self):
+        s, local = self.settings, self.components.embedder
+        if not s.embed_url:
+            return local
+        from ..embedding.served import ServedEmbedder
+
+        return ServedEmbedder(s.embed_url, local, api_key=s.embed_api_key, model=s.embed_model)
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         question = clean_question(question, self.settings.max_question_chars)
