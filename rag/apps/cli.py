@@ -176,6 +176,9 @@ def bench(
                                              "sentences/s at each number of workers (comma-separated) and on a "
                                              "two-node local cluster, against one process, on a made-up corpus "
                                              "of the first --sizes sentences. Needs `pip install 'rag[ray]'`.")] = "",
+    embed_url: Annotated[Optional[str], typer.Option("--embed-url", help="Instead (or with --ray-workers), measure an "
+                                                     "index build whose documents this embedding server embeds, "
+                                                     "against one process.")] = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ):
@@ -187,9 +190,9 @@ def bench(
         scale, vectors = _sizes("--sizes", sizes), _sizes("--vector-sizes", vector_sizes)
         settings = Settings().with_(index_dir=index_dir, model_path=model, verbose=verbose or None)
         log = lambda m: typer.echo(f"… {m}", err=True)  # stderr: stdout stays one JSON object
-        if ray_workers:
-            result = bench_mod.run_ray(settings, _sizes("--ray-workers", ray_workers), (scale or [10_000])[0],
-                                       log=log, progress=progress_printer())
+        if ray_workers or embed_url:
+            result = bench_mod.run_builds(settings, _sizes("--ray-workers", ray_workers), (scale or [10_000])[0],
+                                          log=log, progress=progress_printer(), embed_url=embed_url)
         else:
             result = bench_mod.run(settings, repeat=repeat, sizes=scale, log=log, progress=progress_printer(),
                                    limit=questions, llm_url=llm_url, store=store, vector_sizes=vectors)

@@ -304,8 +304,9 @@ def run(settings: Settings, *, repeat: int = 3, sizes: list[int] = (), log: Log 
     return result
 
 
-def run_ray(settings: Settings, workers: list[int], sentences: int, log: Log = print, progress=None) -> dict:
-    """Index builds on Ray against one process (rag/tools/bench_ray.py)."""
+def run_builds(settings: Settings, workers: list[int], sentences: int, log: Log = print, progress=None,
+               embed_url: str | None = None) -> dict:
+    """Index builds on Ray and on an embedding server against one process (rag/tools/bench_ray.py)."""
     from . import bench_ray
     from .evaluate import load_questions
 
@@ -315,7 +316,7 @@ def run_ray(settings: Settings, workers: list[int], sentences: int, log: Log = p
     assistant = Assistant(settings, progress=progress)
     assistant.retriever  # the article's sentences seed the made-up corpus
     questions = [q["question"] for q in load_questions(path) if q.get("answerable", True)][:5]
-    return {"ray": bench_ray.run(assistant, sentences, workers, questions, log, progress)}
+    return {"builds": bench_ray.run(assistant, sentences, workers, questions, log, progress, embed_url=embed_url)}
 
 
 def table(result: dict):
