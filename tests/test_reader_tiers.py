@@ -57,13 +57,14 @@ def test_the_tier_is_recognised_through_a_link_so_its_fitted_confidence_applies(
 
 
 # Measured with this tier and its fitted confidence on the bundled set (`rag eval --model
-# qwen2.5-coder-0.5b-instruct`: answered precision 0.743, citation precision 0.848, abstained on
-# unanswerable 0.846, coverage 0.733); floors, not pins, a few questions below each.
+# qwen2.5-coder-0.5b-instruct`, the four-example reading prompt: answered precision 0.742, citation
+# precision 0.966, abstained on unanswerable 0.846, coverage 0.644); floors, not pins, a few
+# questions below each.
 READER_FLOORS = {
-    "answered_precision": 0.743 - 0.05,
-    "citation_precision": 0.848 - 0.05,
+    "answered_precision": 0.742 - 0.05,
+    "citation_precision": 0.966 - 0.05,
     "abstain_unanswerable": 0.846 - 0.16,  # 13 questions: one is 0.077
-    "coverage": 0.733 - 0.08,  # 45 answerable: one is 0.022
+    "coverage": 0.644 - 0.08,  # 45 answerable: one is 0.022
 }
 
 
