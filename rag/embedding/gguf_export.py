@@ -11,6 +11,7 @@ loses its marks), mean pooling, non-causal attention, every tensor in float32 (t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -25,7 +26,6 @@ SKIPPED = ("embeddings.position_ids", "pooler.")
 def _gguf():
     try:
         import gguf
-        import logging
 
         # It logs a warning for every special token it has no GGUF key for ([CLS] is written as BOS).
         logging.getLogger("gguf").setLevel(logging.ERROR)

@@ -33,7 +33,8 @@ TRIES = 4  # a request that fails this many times ends the build (the index is l
 
 
 class ServedEmbedder:
-    """The indexer's embedder interface (`name`, `dim`, `encode`) over HTTP."""
+    """The indexer's embedder interface (`name`, `dim`, `encode`) over HTTP; a context manager
+    that closes its connections."""
 
     def __init__(self, url: str, local: Embedder, *, api_key: str | None = None, model: str | None = None,
                  batch: int = 64, parallel: int = 4, timeout: float = 120.0, connect_timeout: float = 5.0,
@@ -51,6 +52,17 @@ class ServedEmbedder:
         self.http = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout, connect=connect_timeout),
                                  transport=transport)  # an httpx transport: tests script the server
         self.agreement: float | None = None  # the probes' lowest cosine, once checked
+
+    def __enter__(self) -> "ServedEmbedder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections: a long-lived Assistant that indexes again and again opens one
+        client per build."""
+        self.http.close()
 
     def encode(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Vectors for `texts`, in order, normalised."""

@@ -3,6 +3,7 @@ takes the lock, and hands the standalone question to the answer's steps (answer.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Callable, Sequence
 
@@ -106,8 +107,9 @@ class Assistant:
         if s.ray_address and s.embed_url:
             raise IndexError_("--ray and --embed-url both say who embeds the documents: give one")
         if not s.ray_address:
-            report = update_index(s, self._document_embedder(), paths, prune=prune, progress=c.progress,
-                                  notify=c.notify, where=c.where)
+            with self._document_embedder() as embedder:
+                report = update_index(s, embedder, paths, prune=prune, progress=c.progress, notify=c.notify,
+                                      where=c.where)
         else:
             from ..ingest.on_ray import RayIngest
 
@@ -122,9 +124,10 @@ class Assistant:
         return report
 
     def _document_embedder(self):
+        """Who embeds the documents, as a context manager (a served embedder closes its connections)."""
         s, local = self.settings, self.components.embedder
         if not s.embed_url:
-            return local
+            return contextlib.nullcontext(local)
         from ..embedding.served import ServedEmbedder
 
         return ServedEmbedder(s.embed_url, local, api_key=s.embed_api_key, model=s.embed_model)

@@ -79,8 +79,8 @@ def _killing_one(address: str | None, workers: int, settings: Settings, embedder
 def _served(url: str, settings: Settings, embedder, corpus: Path, progress) -> dict:
     from ..embedding.served import ServedEmbedder
 
-    served = ServedEmbedder(url, embedder)
-    return {**_build(settings, served, corpus, progress), "probe_cosine": served.agreement}
+    with ServedEmbedder(url, embedder) as served:
+        return {**_build(settings, served, corpus, progress), "probe_cosine": served.agreement}
 
 
 def _same(one: Path, other: Path, questions: list[str], generator) -> dict:

@@ -149,3 +149,22 @@ def test_settings_read_the_environment(monkeypatch):
     monkeypatch.setenv("RAG_EMBED_MODEL", "minilm")
     s = Settings()
     assert (s.embed_url, s.embed_model) == ("http://gpu-box:8081/v1", "minilm")
+
+
+def test_an_index_built_by_a_server_closes_its_connections(embedder, tmp_path, monkeypatch):
+    from rag.pipeline import Assistant
+
+    honest, made = _honest(embedder), []
+
+    class Scripted(ServedEmbedder):
+        def __init__(self, url, local, **options):
+            handler = httpx.MockTransport(lambda request: honest(json.loads(request.content)["input"]))
+            super().__init__(url, local, transport=handler, **options)
+            made.append(self)
+
+    monkeypatch.setattr("rag.embedding.served.ServedEmbedder", Scripted)
+    doc = tmp_path / "bridge.txt"
+    doc.write_text("The bridge opened in May 2015. Its main span is 480 metres long.", encoding="utf-8")
+    assistant = Assistant(Settings(index_dir=tmp_path / "index", embed_url="http://embed.test"), embedder=embedder)
+    assert assistant.index([doc]).embedded > 0
+    assert len(made) == 1 and made[0].http.is_closed
