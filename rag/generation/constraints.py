@@ -10,17 +10,39 @@ from typing import Iterable, Sequence
 import numpy as np
 
 
+def _wordy(ch: str) -> bool:
+    # Letters of scripts written without spaces (CJK, kana: U+2E80 on) each stand alone.
+    return ch.isalnum() and ord(ch) < 0x2E80
+
+
+def word_edges(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
+    """For each token of a text (its text piece): may a copied span begin at it, and end after it.
+    A span never begins or ends inside a word: Qwen 1.5B copied "P" out of "NP" and "SPACE" out of
+    "PSPACE", answers no reader would take for a word of the sentence. A piece that is not whole
+    characters (a multi-byte letter split in two) reads as empty and counts as an edge."""
+    n = len(pieces)
+    joined = [i > 0 and bool(pieces[i - 1]) and bool(pieces[i]) and _wordy(pieces[i - 1][-1]) and _wordy(pieces[i][0])
+              for i in range(n)]
+    starts = [not j for j in joined]
+    ends = [i == n - 1 or starts[i + 1] for i in range(n)]
+    return starts, ends
+
+
 class SpanConstraint:
     """llama-cpp-python logits processor: the output must be a contiguous run of the tokens of
     one of `sources` (a token list, or several), then one of `end` (which stops generation).
+    With `edges` (per source, word_edges' starts and ends), the run begins and ends on word edges.
     The first call sees only the prompt, so its length marks where the output starts; it also
     keeps, per source, the probability mass of the first tokens that can begin it (how much the
     model wanted to answer from that source before any constraint chose for it)."""
 
-    def __init__(self, sources: Sequence[int] | Sequence[Sequence[int]], end: set[int]):
+    def __init__(self, sources: Sequence[int] | Sequence[Sequence[int]], end: set[int],
+                 edges: Sequence[tuple[Sequence[bool], Sequence[bool]]] | None = None):
         many = bool(sources) and not isinstance(sources[0], (int, np.integer))
         self.sources = [list(x) for x in sources] if many else [list(sources)]
         self.end = set(end)
+        everywhere = [([True] * len(src), [True] * len(src)) for src in self.sources]
+        self.starts, self.ends = zip(*(edges or everywhere)) if self.sources else ((), ())
         self.n_prompt: int | None = None
         self.start_mass: list[float] | None = None
         self.start_total = 0.0
@@ -29,23 +51,30 @@ class SpanConstraint:
     def source(self) -> list[int]:
         return self.sources[0]
 
+    def _firsts(self, k: int) -> set[int]:
+        return {t for t, ok in zip(self.sources[k], self.starts[k]) if ok}
+
     def allowed(self, generated: Sequence[int]) -> set[int]:
         g = len(generated)
         if g == 0:
-            return {t for src in self.sources for t in src}
-        nxt: set[int] = set(self.end)
+            return {t for k in range(len(self.sources)) for t in self._firsts(k)}
+        nxt: set[int] = set()
+        can_end = False
         generated = list(generated)
-        for src in self.sources:
+        for src, starts, ends in zip(self.sources, self.starts, self.ends):
             for i in range(len(src) - g + 1):
-                if src[i:i + g] == generated and i + g < len(src):
-                    nxt.add(src[i + g])
-        return nxt
+                if starts[i] and src[i:i + g] == generated:
+                    can_end = can_end or ends[i + g - 1]
+                    if i + g < len(src):
+                        nxt.add(src[i + g])
+        # Not a run of any source (the constraint never lets one happen): only stopping is left.
+        return nxt | self.end if can_end or not nxt else nxt
 
     def containing(self, generated: Sequence[int]) -> list[int]:
         """Indexes of the sources that hold `generated` as a contiguous run."""
         generated, g = list(generated), len(generated)
-        return [k for k, src in enumerate(self.sources)
-                if any(src[i:i + g] == generated for i in range(len(src) - g + 1))]
+        return [k for k, (src, starts) in enumerate(zip(self.sources, self.starts))
+                if any(starts[i] and src[i:i + g] == generated for i in range(len(src) - g + 1))]
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         if self.n_prompt is None:
@@ -53,8 +82,8 @@ class SpanConstraint:
             z = scores.astype(np.float64)
             p = np.exp(z - z.max())
             p /= p.sum()
-            self.start_mass = [float(p[np.fromiter(set(src), dtype=np.int64)].sum()) if src else 0.0
-                               for src in self.sources]
+            self.start_mass = [float(p[np.fromiter(firsts, dtype=np.int64)].sum()) if firsts else 0.0
+                               for firsts in map(self._firsts, range(len(self.sources)))]
             self.start_total = float(p[np.fromiter(self.allowed([]), dtype=np.int64)].sum())
         allowed = self.allowed([int(t) for t in input_ids[self.n_prompt:]])
         mask = np.full_like(scores, -np.inf)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
 from ..errors import ModelError
-from .constraints import CitationConstraint, SpanConstraint, TokenTable
+from .constraints import CitationConstraint, SpanConstraint, TokenTable, word_edges
 from ..settings import Settings, cache_dir
 
 
@@ -260,6 +260,7 @@ class LlamaGenerator(BaseGenerator):
         many = not isinstance(texts, str)
         source = [self.llm.tokenize((" " + t).encode("utf-8"), add_bos=False, special=False)
                   for t in (texts if many else [texts])]
+        edges = [word_edges([self._detok([t]) for t in tokens]) for tokens in source]
         source = source if many else source[0]
         end = {self.llm.token_eos()} | set(self.llm.tokenize(b"\n", add_bos=False, special=False)[-1:])
         if self.chat:  # a chat turn ends with its own token (Qwen's <|im_end|>), not always the EOS
@@ -267,7 +268,7 @@ class LlamaGenerator(BaseGenerator):
 
             end.add(llama_cpp.llama_vocab_eot(self.llm._model.vocab))
             end.discard(-1)
-        return SpanConstraint(source, end)
+        return SpanConstraint(source, end, edges)
 
     def _chat_tokens(self, prompt: str, reply_prefix: str = "") -> list[int]:
         """The prompt as one user turn in the GGUF's own chat template, the reply begun with

@@ -23,6 +23,7 @@ from ..errors import BackendUnavailable, ModelError
 from ..http_json import json_reply
 from ..prompts import as_data
 from ..urls import safe_url
+from .constraints import word_edges
 from .generate import BaseGenerator, Generation
 from .query_likelihood import MAX_QUESTION_TOKENS, split_template
 
@@ -35,14 +36,19 @@ def gbnf_literal(text: str) -> str:
     return '"' + escaped.replace("\t", "\\t") + '"'
 
 
-def span_grammar(token_ids: Sequence[int]) -> str:
+def span_grammar(token_ids: Sequence[int], edges: tuple[Sequence[bool], Sequence[bool]] | None = None) -> str:
     """A contiguous run of these tokens, then optionally a newline (which stops generation):
-    rag/generation/constraints.py's SpanConstraint as a grammar, token for token, so both backends copy alike."""
+    rag/generation/constraints.py's SpanConstraint as a grammar, token for token, so both backends
+    copy alike; with `edges` (word_edges' starts and ends) it begins and ends on word edges."""
     if not token_ids:
         raise ValueError("nothing to copy from")
     n = len(token_ids)
-    rules = ["root ::= " + " | ".join(f"p{i}" for i in range(n))]
+    starts, ends = edges or ([True] * n, [True] * n)
+    rules = ["root ::= " + " | ".join(f"p{i}" for i in range(n) if starts[i])]
     for i, token in enumerate(token_ids):
+        if i + 1 < n and not ends[i]:
+            rules.append(f"p{i} ::= <[{int(token)}]> p{i + 1}")
+            continue
         nxt = f"p{i + 1} | " if i + 1 < n else ""
         rules.append(f'p{i} ::= <[{int(token)}]> ({nxt}"\\n")?')
     return "\n".join(rules)
@@ -137,6 +143,17 @@ class ServedGenerator(BaseGenerator):
         tokens = self._post("/tokenize", {"content": text, "add_special": False}, root=True).get("tokens")
         return [int(t) for t in tokens] if isinstance(tokens, list) else []
 
+    def word_tokens(self, text: str) -> tuple[list[int], tuple[list[bool], list[bool]] | None]:
+        """`text`'s tokens and their word edges, from the pieces llama.cpp's /tokenize returns
+        (None when the server gives none: spans may then begin at any token)."""
+        tokens = self._post("/tokenize", {"content": text, "add_special": False, "with_pieces": True},
+                            root=True).get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, dict) for t in tokens):
+            return [int(t) for t in tokens or []], None
+        # A piece that is not whole UTF-8 characters comes back as a list of bytes.
+        pieces = [t.get("piece") if isinstance(t.get("piece"), str) else "" for t in tokens]
+        return [int(t["id"]) for t in tokens], word_edges(pieces)
+
     def warm(self, prefix: str) -> float:
         """Have the server evaluate the fixed prompt prefix now (it keeps it in a slot's cache)."""
         if not prefix or not self.grammar:
@@ -160,7 +177,7 @@ class ServedGenerator(BaseGenerator):
             allowed_ids = list(allowed_ids)
             if copy_from is not None:
                 # The span follows "Answer:", so its first word carries the space.
-                payload["grammar"] = span_grammar(self.tokenize(" " + copy_from))
+                payload["grammar"] = span_grammar(*self.word_tokens(" " + copy_from))
             elif allowed_ids:
                 payload["grammar"] = citation_grammar(allowed_ids)
         prompt_tokens = self.count_tokens(prompt) or 0

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.generation.constraints import CitationConstraint, SpanConstraint, TokenTable
+from rag.generation.constraints import CitationConstraint, SpanConstraint, TokenTable, word_edges
 
 SOURCE = [10, 11, 12, 11, 13]  # e.g. " the cat sat the mat" with 11 repeated
 END = {99}
@@ -91,3 +91,45 @@ def test_constraint_outside_a_marker_only_bans_malformed_openers():
 )
 def test_constraint_inside_a_marker_allows_only_context_ids(state, expected):
     assert _run(["S12", "S3"], state) == expected
+
+
+@pytest.mark.parametrize(
+    "pieces, starts, ends",
+    [
+        ([" It", " is", " in", " PS", "PACE"], [1, 1, 1, 1, 0], [1, 1, 1, 0, 1]),  # no span inside "PSPACE"
+        ([" co", "-", "NP", ","], [1, 1, 1, 1], [1, 1, 1, 1]),  # punctuation is an edge on both sides
+        ([" T", "(", "n", ")", " ="], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]),
+        ([" caf", "é", " au", " lait"], [1, 0, 1, 1], [0, 1, 1, 1]),  # letters beyond ASCII join a word
+        ([" 20", "24", " June"], [1, 0, 1], [0, 1, 1]),  # digits too
+        ([" 北京", "大学"], [1, 1], [1, 1]),  # a script without spaces: every token is an edge
+        ([" caf", "", "x"], [1, 1, 1], [1, 1, 1]),  # half a character (reads as empty): an edge
+    ],
+)
+def test_word_edges(pieces, starts, ends):
+    assert word_edges(pieces) == ([bool(s) for s in starts], [bool(e) for e in ends])
+
+
+WORDS = [10, 11, 12, 13]  # " in", " PS", "PACE", " time"
+WORD_EDGES = word_edges([" in", " PS", "PACE", " time"])
+
+
+@pytest.mark.parametrize(
+    "generated, allowed",
+    [
+        ([], {10, 11, 13}),  # "PACE" cannot begin a span
+        ([11], {12}),  # nor can one end after "PS"
+        ([11, 12], {13, 99}),
+        ([10, 11], {12}),
+        ([12], {99}),  # not a span that can happen: only stopping is left
+    ],
+)
+def test_span_constraint_keeps_to_word_edges(generated, allowed):
+    assert SpanConstraint(WORDS, END, [WORD_EDGES]).allowed(generated) == allowed
+
+
+def test_first_step_mass_counts_only_tokens_that_begin_a_word():
+    constraint = SpanConstraint([WORDS], END, [WORD_EDGES])
+    scores = np.full(100, -np.inf, dtype=np.float32)
+    scores[[11, 12]] = np.log([0.4, 0.6])  # "PACE" (12) is likelier, and cannot begin the answer
+    constraint(np.array([1, 2]), scores)
+    assert constraint.start_mass == pytest.approx([0.4]) and constraint.start_total == pytest.approx(0.4)

@@ -41,6 +41,9 @@ def test_gbnf_literal_escapes(text, literal):
 
 @pytest.mark.parametrize("make, expected", [
     (lambda: served.span_grammar([7, 8]), 'root ::= p0 | p1\np0 ::= <[7]> (p1 | "\\n")?\np1 ::= <[8]> ("\\n")?'),
+    # Word edges: no span begins at 9 ("PACE" of "PSPACE") or ends after 8 ("PS").
+    (lambda: served.span_grammar([7, 8, 9], ([True, True, False], [True, False, True])),
+     'root ::= p0 | p1\np0 ::= <[7]> (p1 | "\\n")?\np1 ::= <[8]> p2\np2 ::= <[9]> ("\\n")?'),
     (lambda: served.forced_grammar([5, 6]), "root ::= <[5]> <[6]>"),
     (lambda: served.citation_grammar(["S1", "S12"]), 'root ::= ([^\\[] | "[" id "]")*\nid ::= "S1" | "S12"'),
 ])
@@ -85,6 +88,14 @@ def test_span_is_copied_from_the_sentence(remote):
                                     on_token=pieces.append)
     assert gen.text.strip() and "".join(pieces) == gen.text
     assert span.locate(gen.text.strip(), sentence) is not None
+
+
+def test_the_server_tells_word_edges_as_the_in_process_model_does(remote, assistant):
+    text = " It is in PSPACE and co-NP, 19 June 2024."
+    ids, edges = remote.generator.word_tokens(text)
+    local = assistant.generator._span_constraint(text[1:])  # it puts the answer's leading space back
+    assert ids == local.source and edges == (list(local.starts[0]), list(local.ends[0]))
+    assert not all(edges[0])  # some token continues a word: no span may begin there
 
 
 def test_citation_markers_name_only_shown_ids(remote):
