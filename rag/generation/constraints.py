@@ -22,9 +22,8 @@ def word_edges(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
     measured gain: on the dev sets no answer did it. A piece that is not whole characters (a
     multi-byte letter split in two) reads as empty and counts as an edge."""
     n = len(pieces)
-    joined = [i > 0 and bool(pieces[i - 1]) and bool(pieces[i]) and _wordy(pieces[i - 1][-1]) and _wordy(pieces[i][0])
+    starts = [i == 0 or not (pieces[i - 1] and pieces[i] and _wordy(pieces[i - 1][-1]) and _wordy(pieces[i][0]))
               for i in range(n)]
-    starts = [not j for j in joined]
     ends = [i == n - 1 or starts[i + 1] for i in range(n)]
     return starts, ends
 
@@ -43,7 +42,7 @@ class SpanConstraint:
         self.sources = [list(x) for x in sources] if many else [list(sources)]
         self.end = set(end)
         everywhere = [([True] * len(src), [True] * len(src)) for src in self.sources]
-        self.starts, self.ends = zip(*(edges or everywhere)) if self.sources else ((), ())
+        self.starts, self.ends = zip(*(edges or everywhere))
         self.n_prompt: int | None = None
         self.start_mass: list[float] | None = None
         self.start_total = 0.0
