@@ -43,6 +43,8 @@ class SpanConstraint:
         self.end = set(end)
         everywhere = [([True] * len(src), [True] * len(src)) for src in self.sources]
         self.starts, self.ends = zip(*(edges or everywhere))
+        # Per source, the tokens an answer may begin with.
+        self.firsts = [{t for t, ok in zip(src, starts) if ok} for src, starts in zip(self.sources, self.starts)]
         self.n_prompt: int | None = None
         self.start_mass: list[float] | None = None
         self.start_total = 0.0
@@ -51,13 +53,10 @@ class SpanConstraint:
     def source(self) -> list[int]:
         return self.sources[0]
 
-    def _firsts(self, k: int) -> set[int]:
-        return {t for t, ok in zip(self.sources[k], self.starts[k]) if ok}
-
     def allowed(self, generated: Sequence[int]) -> set[int]:
         g = len(generated)
         if g == 0:
-            return {t for k in range(len(self.sources)) for t in self._firsts(k)}
+            return set().union(*self.firsts)
         nxt: set[int] = set()
         can_end = False
         generated = list(generated)
@@ -83,7 +82,7 @@ class SpanConstraint:
             p = np.exp(z - z.max())
             p /= p.sum()
             self.start_mass = [float(p[np.fromiter(firsts, dtype=np.int64)].sum()) if firsts else 0.0
-                               for firsts in map(self._firsts, range(len(self.sources)))]
+                               for firsts in self.firsts]
             self.start_total = float(p[np.fromiter(self.allowed([]), dtype=np.int64)].sum())
         allowed = self.allowed([int(t) for t in input_ids[self.n_prompt:]])
         mask = np.full_like(scores, -np.inf)
