@@ -18,10 +18,11 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    def __init__(self, parallel: int = 4, command: str = "llm-server"):
+    def __init__(self, parallel: int = 4, command: str = "llm-server", model: str | None = None):
         self.port = free_port()
         self.parallel = parallel
         self.command = command  # or "embed-server"
+        self.model = model  # a tier's name or a GGUF's path; None: the default
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -30,7 +31,8 @@ class LlamaServer:
 
     def start(self, timeout: float = 120.0) -> "LlamaServer":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag", self.command, "--port", str(self.port), "--parallel", str(self.parallel)],
+            [sys.executable, "-m", "rag", self.command, "--port", str(self.port), "--parallel", str(self.parallel)]
+            + (["--model", self.model] if self.model else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

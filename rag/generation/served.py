@@ -1,69 +1,38 @@
 """Generation on an OpenAI-compatible inference server (`--llm-url`), with the project's own
-prompts sent to `/v1/completions` (streamed, temperature 0, stop strings).
+prompts, streamed at temperature 0.
 
-What the server can do is asked once, when the generator is made: llama.cpp's server answers
-`/props` (its context size) and then also gets a GBNF `grammar` (answers copy a span of the
-chosen sentence; citation markers name only shown ids), `/tokenize` (token counts that fit the
-prompt to its context) and query-likelihood reranking. Its `/v1/completions` gives no prompt
-log-probabilities, so the question is *generated* under a grammar that allows only the
-question's own text, and the raw (pre-grammar) log-probability of each forced token is read
-back: the same mean log P(question | sentence) as the in-process reranker (rag/generation/query_likelihood.py).
-Any other server (vLLM, SGLang, a hosted API) gets plain completions; the pipeline then
+What the server can do is asked once, when the generator is made. llama.cpp's server answers
+`/props` (its context size and model) and then gets its native `/completion` with a GBNF
+`grammar` (gbnf.py: answers copy a span of the chosen sentence; citation markers name only shown
+ids), `/tokenize` (token counts that fit the prompt to its context, word edges) and
+query-likelihood reranking (served_rerank.py). A model with a chat template of its own is read
+as an instruction-tuned reader (rag/grounding/read.py), as in-process: the prompt in the
+server's rendering of that template, the copy grammar over every shown sentence and "None",
+and the first step's probabilities (`n_probs`) for the reader's judgement of answerability.
+Any other server (vLLM, SGLang, a hosted API) gets plain `/v1/completions`; the pipeline then
 phrases answers itself, verified claim by claim, and orders sentences without reranking.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Callable
 
 from ..errors import BackendUnavailable, ModelError
 from ..http_json import json_reply
-from ..prompts import as_data
 from ..urls import safe_url
-from .constraints import word_edges
+from . import models
+from .constraints import SpanConstraint, word_edges
+from .gbnf import citation_grammar, copy_grammar
 from .generate import BaseGenerator, Generation
-from .query_likelihood import MAX_QUESTION_TOKENS, split_template
 
-# A run-on sentence must not blow a rerank request; its first words carry the signal.
-MAX_SENTENCE_CHARS = 1500
-
-
-def gbnf_literal(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return '"' + escaped.replace("\t", "\\t") + '"'
-
-
-def span_grammar(token_ids: Sequence[int], edges: tuple[Sequence[bool], Sequence[bool]] | None = None) -> str:
-    """A contiguous run of these tokens, then optionally a newline (which stops generation):
-    rag/generation/constraints.py's SpanConstraint as a grammar, token for token, so both backends
-    copy alike; with `edges` (word_edges' starts and ends) it begins and ends on word edges."""
-    if not token_ids:
-        raise ValueError("nothing to copy from")
-    n = len(token_ids)
-    starts, ends = edges or ([True] * n, [True] * n)
-    rules = ["root ::= " + " | ".join(f"p{i}" for i in range(n) if starts[i])]
-    for i, token in enumerate(token_ids):
-        if i + 1 < n and not ends[i]:
-            rules.append(f"p{i} ::= <[{int(token)}]> p{i + 1}")
-            continue
-        nxt = f"p{i + 1} | " if i + 1 < n else ""
-        rules.append(f'p{i} ::= <[{int(token)}]> ({nxt}"\\n")?')
-    return "\n".join(rules)
-
-
-def citation_grammar(allowed_ids: Iterable[str]) -> str:
-    """Free text in which every "[" opens a marker naming one of the allowed ids."""
-    ids = " | ".join(gbnf_literal(i) for i in allowed_ids)
-    return f'root ::= ([^\\[] | "[" id "]")*\nid ::= {ids}'
-
-
-def forced_grammar(token_ids: Sequence[int]) -> str:
-    """Exactly these tokens (llama.cpp's `<[id]>` syntax): a character grammar would let greedy
-    decoding spell the question with other tokens (" " then "Who") and score that instead."""
-    return "root ::= " + " ".join(f"<[{int(t)}]>" for t in token_ids)
+# The reader's first step: how many of the likeliest tokens the server reports. Its judgement
+# (how much it wanted each sentence, or "None") is summed over them; the tail past 64 is
+# what the in-process reader counts and this one misses.
+FIRST_STEP_PROBS = 64
 
 
 class ServedGenerator(BaseGenerator):
@@ -84,6 +53,7 @@ class ServedGenerator(BaseGenerator):
         self.n_ctx = None
         self.name = "served"
         self._counted: tuple[str | None, int | None] = (None, None)
+        self._templated: tuple[str | None, str] = (None, "")
         self._probe()
         self.copy_spans = self.grammar
 
@@ -119,14 +89,46 @@ class ServedGenerator(BaseGenerator):
             self.n_ctx = settings.get("n_ctx") or None
             self.grammar = True
             self.name = _stem(data.get("model_alias") or data.get("model_path") or "llama.cpp")
+            self.chat = self.choose = self._own_chat_template()
+            # A tier rag installed, served from its cache: its fitted confidence applies.
+            known = models.tier_of(Path(data["model_path"])) if data.get("model_path") else None
+            self.model_sha256 = (known.sha256 or None) if known else None
             return
-        models = self.http.get(self.url + "/models")
-        if models.status_code == 200:
-            listed = models.json().get("data") or []
+        listing = self.http.get(self.url + "/models")
+        if listing.status_code == 200:
+            listed = listing.json().get("data") or []
             if listed:
                 self.name = _stem(str(listed[0].get("id", "served")))
         else:
-            self._json(models)  # an auth failure or a dead server says so now
+            self._json(listing)  # an auth failure or a dead server says so now
+
+    def _own_chat_template(self) -> bool:
+        """Whether the model has a chat template of its own (an instruction-tuned reader).
+        llama.cpp's server falls back to ChatML for a GGUF without one (gemma-3-270m base), so
+        /props always shows a template; a template the model was trained with writes its turns
+        in special tokens of the model's vocabulary, which the fallback's markers are not in
+        gemma's: they tokenize shorter with special tokens parsed than spelled out."""
+        try:
+            text = self._post("/apply-template", {"messages": [{"role": "user", "content": "x"}]},
+                              root=True).get("prompt")
+            if not isinstance(text, str) or not text:
+                return False
+            parsed, spelled = (self._post("/tokenize", {"content": text, "parse_special": special}, root=True)
+                               .get("tokens") for special in (True, False))
+        except ModelError:  # an older server without /apply-template
+            return False
+        return isinstance(parsed, list) and isinstance(spelled, list) and len(parsed) < len(spelled)
+
+    def _chat_text(self, prompt: str) -> str:
+        """The prompt as one user turn in the model's chat template, the reply begun (the
+        server's own rendering, so any template works)."""
+        if self._templated[0] != prompt:
+            text = self._post("/apply-template", {"messages": [{"role": "user", "content": prompt}]},
+                              root=True).get("prompt")
+            if not isinstance(text, str):
+                raise ModelError(f"the LLM server at {self.shown_url} returned no chat prompt")
+            self._templated = (prompt, text)
+        return self._templated[1]
 
     # -- the Generator interface --------------------------------------------------------
     def count_tokens(self, text: str) -> int | None:
@@ -159,32 +161,103 @@ class ServedGenerator(BaseGenerator):
         if not prefix or not self.grammar:
             return 0.0
         t0 = time.perf_counter()
+        if self.chat:  # the template's opening (a system turn) and the user turn's fixed start
+            mark = "\x00rest"
+            text = self._chat_text(prefix + mark)
+            prefix = text[: text.index(mark)] if mark in text else ""
+            if not prefix:
+                return 0.0
         self._post("/completion", {"prompt": prefix, "n_predict": 0, "cache_prompt": True}, root=True)
         return time.perf_counter() - t0
 
     def query_likelihood(self, template: str, **options):
         if not self.grammar:
             return None
+        from .served_rerank import ServedQueryLikelihood
+
         return ServedQueryLikelihood(self, template, **options)
 
-    def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None) -> Generation:
+    def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
+                 reply_prefix="") -> Generation:
+        if not self.grammar:
+            return self._openai(prompt + reply_prefix, max_tokens, stop, on_token)
+        payload: dict = {"n_predict": max_tokens, "temperature": 0.0, "top_k": 1, "stop": list(stop),
+                         "stream": True, "cache_prompt": True}
+        copying = None
+        if copy_from is not None:
+            texts = [copy_from] if isinstance(copy_from, str) else list(copy_from)
+            # The span follows "Answer:", so its first word carries the space.
+            words = [self.word_tokens(" " + t) for t in texts]
+            edges = None if any(e is None for _, e in words) else [e for _, e in words]
+            copying = SpanConstraint([ids for ids, _ in words], set(), edges)
+            payload["grammar"] = copy_grammar(words)
+            if not isinstance(copy_from, str):  # the reader: its first step's probabilities
+                payload["n_probs"] = FIRST_STEP_PROBS
+        elif allowed_ids:
+            payload["grammar"] = citation_grammar(list(allowed_ids))
+        payload["prompt"] = (self._chat_text(prompt) if self.chat else prompt) + reply_prefix
+        text, written, first, prompt_tokens, ttft, seconds = self._native(payload, on_token)
+        generation = Generation(text, prompt_tokens, len(written), ttft, seconds)
+        if copying is not None and not isinstance(copy_from, str):
+            # The raw model's probabilities (before the grammar) of its likeliest first tokens:
+            # the in-process reader's start mass, less the tail beyond them.
+            p = {int(e["id"]): math.exp(float(e["logprob"])) for e in first if "id" in e and "logprob" in e}
+            generation.start_mass = [sum(p.get(t, 0.0) for t in firsts) for firsts in copying.firsts]
+            generation.start_total = sum(p.get(t, 0.0) for t in set().union(*copying.firsts))
+            while written and not copying.containing(written):  # the turn's end token, a stop newline
+                written.pop()
+            generation.sources = copying.containing(written) if written else []
+        return generation
+
+    def _native(self, payload: dict, on_token) -> tuple[str, list[int], list[dict], int, float, float]:
+        """llama.cpp's own /completion, streamed: the text, the token ids written, the first
+        step's top probabilities, the prompt's token count, time to first token and in all."""
         import httpx
 
-        payload: dict = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stop": list(stop),
-                         "stream": True}
-        if self.grammar:
-            payload.update(top_k=1, cache_prompt=True)
-            allowed_ids = list(allowed_ids)
-            if copy_from is not None:
-                # The span follows "Answer:", so its first word carries the space.
-                payload["grammar"] = span_grammar(*self.word_tokens(" " + copy_from))
-            elif allowed_ids:
-                payload["grammar"] = citation_grammar(allowed_ids)
-        prompt_tokens = self.count_tokens(prompt) or 0
         t0 = time.perf_counter()
         ttft = None
         pieces: list[str] = []
-        completion_tokens = 0
+        written: list[int] = []
+        first: list[dict] = []
+        prompt_tokens = 0
+        try:
+            with self.http.stream("POST", self.root + "/completion", json=payload) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._json(response)
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    chunk = json.loads(line[5:].strip())
+                    if "error" in chunk:
+                        raise ModelError(f"the LLM server at {self.shown_url} failed mid-answer")
+                    if ttft is None:
+                        ttft = time.perf_counter() - t0
+                    prompt_tokens = int(chunk.get("tokens_evaluated") or prompt_tokens)
+                    probs = chunk.get("completion_probabilities") or []
+                    if probs and not written and not first:
+                        first = probs[0].get("top_logprobs") or []
+                    written += [int(t) for t in chunk.get("tokens") or []]
+                    piece = chunk.get("content") or ""
+                    if piece:
+                        pieces.append(piece)
+                        if on_token:
+                            on_token(piece)
+                    if chunk.get("stop"):
+                        break
+        except httpx.HTTPError as exc:
+            raise self._fail(exc) from None
+        seconds = time.perf_counter() - t0
+        return "".join(pieces), written, first, prompt_tokens, ttft if ttft is not None else seconds, seconds
+
+    def _openai(self, prompt: str, max_tokens: int, stop, on_token) -> Generation:
+        """Any OpenAI-compatible server: /v1/completions, streamed, nothing constrained."""
+        import httpx
+
+        payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stop": list(stop), "stream": True}
+        t0 = time.perf_counter()
+        ttft = None
+        pieces: list[str] = []
         try:
             with self.http.stream("POST", self.url + "/completions", json=payload) as response:
                 if response.status_code != 200:
@@ -204,15 +277,13 @@ class ServedGenerator(BaseGenerator):
                         if ttft is None:
                             ttft = time.perf_counter() - t0
                         if piece:
-                            completion_tokens += 1
                             pieces.append(piece)
                             if on_token:
                                 on_token(piece)
         except httpx.HTTPError as exc:
             raise self._fail(exc) from None
         seconds = time.perf_counter() - t0
-        return Generation("".join(pieces), prompt_tokens, completion_tokens,
-                          ttft if ttft is not None else seconds, seconds)
+        return Generation("".join(pieces), 0, len(pieces), ttft if ttft is not None else seconds, seconds)
 
     def close(self) -> None:
         self.http.close()
@@ -221,48 +292,6 @@ class ServedGenerator(BaseGenerator):
 def _stem(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     return base[:-5] if base.endswith(".gguf") else base
-
-
-class ServedQueryLikelihood:
-    """rag/generation/query_likelihood.py's QueryLikelihood through llama.cpp's server: one request per candidate
-    sentence, sent together so the server decodes them in parallel slots."""
-
-    def __init__(self, generator: ServedGenerator, template: str, *, max_candidates: int = 8,
-                 skip_words: frozenset[str] = frozenset(), **_ignored):
-        self.generator = generator
-        self.head, self.space = split_template(template)
-        self.max_candidates = max_candidates
-        self.skip_words = skip_words
-        self.pool = ThreadPoolExecutor(max_workers=max_candidates, thread_name_prefix="rag-rerank")
-
-    def _token_logprobs(self, sentence: str, asked: list[int]) -> list[tuple[str, float]]:
-        prompt = self.head.replace("{sentence}", as_data(sentence)[:MAX_SENTENCE_CHARS])
-        data = self.generator._post("/completion", {
-            "prompt": prompt, "grammar": forced_grammar(asked), "n_predict": len(asked),
-            "temperature": 0.0, "top_k": 1, "n_probs": 1, "post_sampling_probs": False, "cache_prompt": True,
-            # Greedy sampling then mostly proposes the forced token, so the grammar rarely has to
-            # filter the whole vocabulary (~15 % faster); the log-probabilities read back are
-            # the raw model's, before any sampler.
-            "logit_bias": [[t, 30.0] for t in set(asked)],
-        }, root=True)
-        entries = (data.get("completion_probabilities") or [])[: len(asked)]
-        return [(e.get("token", ""), float(e.get("logprob", 0.0))) for e in entries]
-
-    def _score(self, tokens: list[tuple[str, float]]) -> float:
-        kept = [lp for piece, lp in tokens if not self.skip_words
-                or (any(c.isalnum() for c in piece) and piece.strip().lower() not in self.skip_words)]
-        kept = kept or [lp for _, lp in tokens]
-        return sum(kept) / len(kept) if kept else 0.0
-
-    def score(self, question: str, sentences: Sequence[str]) -> list[float]:
-        unique = list(dict.fromkeys(sentences))
-        if len(unique) > self.max_candidates:
-            raise ValueError(f"at most {self.max_candidates} sentences per call")
-        asked = self.generator.tokenize(self.space + as_data(question))[:MAX_QUESTION_TOKENS]
-        if not unique or not asked:
-            return [0.0] * len(sentences)
-        scores = dict(zip(unique, self.pool.map(lambda s: self._score(self._token_logprobs(s, asked)), unique)))
-        return [scores[s] for s in sentences]
 
 
 def make(settings, factory: Callable[[], BaseGenerator]) -> BaseGenerator:

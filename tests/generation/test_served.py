@@ -29,33 +29,6 @@ pytest.importorskip("xllamacpp", reason="llama.cpp's server comes from the xllam
 APPROVAL = "before Putin provided his final approval on November 9"
 
 
-@pytest.mark.parametrize("text, literal", [
-    ("plain", '"plain"'),
-    ('say "hi"', '"say \\"hi\\""'),
-    ("back\\slash", '"back\\\\slash"'),
-    ("two\nlines\tand tab", '"two\\nlines\\tand tab"'),
-])
-def test_gbnf_literal_escapes(text, literal):
-    assert served.gbnf_literal(text) == literal
-
-
-@pytest.mark.parametrize("make, expected", [
-    (lambda: served.span_grammar([7, 8]), 'root ::= p0 | p1\np0 ::= <[7]> (p1 | "\\n")?\np1 ::= <[8]> ("\\n")?'),
-    # Word edges: no span begins at 9 ("PACE" of "PSPACE") or ends after 8 ("PS").
-    (lambda: served.span_grammar([7, 8, 9], ([True, True, False], [True, False, True])),
-     'root ::= p0 | p1\np0 ::= <[7]> (p1 | "\\n")?\np1 ::= <[8]> p2\np2 ::= <[9]> ("\\n")?'),
-    (lambda: served.forced_grammar([5, 6]), "root ::= <[5]> <[6]>"),
-    (lambda: served.citation_grammar(["S1", "S12"]), 'root ::= ([^\\[] | "[" id "]")*\nid ::= "S1" | "S12"'),
-])
-def test_grammars(make, expected):
-    assert make() == expected
-
-
-def test_span_grammar_needs_tokens():
-    with pytest.raises(ValueError):
-        served.span_grammar([])
-
-
 @pytest.fixture(scope="module")
 def llama():
     server = LlamaServer().start()
@@ -74,7 +47,8 @@ def remote(llama, assistant):
 def test_declares_what_llama_cpp_server_can_do(remote, assistant):
     gen = remote.generator
     assert isinstance(gen, served.ServedGenerator)
-    assert gen.copy_spans and not gen.chat and gen.n_ctx == 2048
+    # llama.cpp shows its ChatML fallback for a GGUF with no template: gemma is no chat reader.
+    assert gen.copy_spans and not gen.chat and not gen.choose and gen.n_ctx == 2048
     assert gen.name == "gemma-3-270m-q4_k_m"
     prompt = "Sentence: The treaty was signed in June.\nQuestion: When was it signed?\nAnswer:"
     assert gen.count_tokens(prompt) == assistant.generator.count_tokens(prompt)
