@@ -50,6 +50,19 @@ def test_answers_are_verbatim_phrases_of_the_sentence_they_cite(reader, question
         assert len(phrase) < len(citation.text)  # a phrase, not the sentence quoted whole
 
 
+def test_the_chat_opening_is_evaluated_once_at_load(reader):
+    """Qwen's template puts a system turn before the question's: that and the reading prompt's fixed
+    start are evaluated at load, so a question prefills only its sentences and itself."""
+    from rag import prompts
+    from rag.generation.generate import chat_opening
+
+    g = reader.generator
+    prefix = prompts.fixed_prefix(reader.settings.prompts_dir, "read")
+    opening = chat_opening(g._chat_text, prefix)
+    assert opening.startswith("<|im_start|>system") and opening.endswith(prefix)
+    assert g.warm(prefix) > 0 and g.llm.n_tokens == len(g._tokenize_chat(opening))
+
+
 def test_the_tier_is_recognised_through_a_link_so_its_fitted_confidence_applies(reader, tmp_path):
     link = tmp_path / "copy.gguf"
     link.symlink_to(models.tier(TIER).path())

@@ -92,6 +92,15 @@ class BaseGenerator:
         return None
 
 
+def chat_opening(render: Callable[[str], str], prefix: str) -> str:
+    """The chat prompt that `render` makes of any user turn starting with `prefix`, up to where
+    the prefix ends (the template's opening, a system turn, and the turn's fixed start): what can
+    be evaluated once for every question."""
+    mark = "\x00rest"
+    text = render(prefix + mark)
+    return text[: text.index(mark)] if mark in text else ""
+
+
 def rerank_states_dir() -> Path:
     """Where reranked sentences' KV states are kept between processes (rag/generation/query_likelihood.py)."""
     return cache_dir() / "rerank"
@@ -212,12 +221,11 @@ class LlamaGenerator(BaseGenerator):
             return 0.0
         t0 = time.perf_counter()
         if self.chat:  # the template's opening (a system turn) and the user turn's fixed start
-            mark = "\x00rest"
-            text = self._chat_text(prefix + mark)
-            tokens = self._tokenize_chat(text[: text.index(mark)])
+            tokens = self._tokenize_chat(chat_opening(self._chat_text, prefix))
         else:
             tokens = self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False)
-        if len(tokens) >= self.n_ctx:  # a tiny context: nothing worth keeping warm
+        # A tiny context, or a template that does not keep the turn's text as written: nothing to keep warm.
+        if not tokens or len(tokens) >= self.n_ctx:
             return 0.0
         from . import prefix_cache
 

@@ -27,7 +27,7 @@ from ..urls import safe_url
 from . import models
 from .constraints import SpanConstraint, word_edges
 from .gbnf import citation_grammar, copy_grammar
-from .generate import BaseGenerator, Generation
+from .generate import BaseGenerator, Generation, chat_opening
 
 # The reader's first step: how many of the likeliest tokens the server reports. Its judgement
 # (how much it wanted each sentence, or "None") is summed over them; the tail past 64 is
@@ -162,9 +162,7 @@ class ServedGenerator(BaseGenerator):
             return 0.0
         t0 = time.perf_counter()
         if self.chat:  # the template's opening (a system turn) and the user turn's fixed start
-            mark = "\x00rest"
-            text = self._chat_text(prefix + mark)
-            prefix = text[: text.index(mark)] if mark in text else ""
+            prefix = chat_opening(self._chat_text, prefix)
             if not prefix:
                 return 0.0
         self._post("/completion", {"prompt": prefix, "n_predict": 0, "cache_prompt": True}, root=True)

@@ -7,7 +7,7 @@ import pytest
 
 from rag.errors import ModelError
 from rag.generation import prefix_cache
-from rag.generation.generate import LlamaGenerator, check_gguf
+from rag.generation.generate import LlamaGenerator, chat_opening, check_gguf
 from rag.settings import Settings
 
 
@@ -147,3 +147,14 @@ def test_saved_states_are_pruned_oldest_first(tmp_path, sizes, limit, kept):
         os.utime(path, (1000 + i, 1000 + i))
     prefix_cache.prune(tmp_path, limit)
     assert sorted(int(p.stem) for p in tmp_path.glob("*.kv")) == kept
+
+
+@pytest.mark.parametrize("render, prefix, opening", [
+    (lambda t: f"<sys>be brief</sys><user>{t}</user><assistant>", "Read these:", "<sys>be brief</sys><user>Read these:"),
+    (lambda t: t, "Read these:", "Read these:"),  # no template text at all
+    (lambda t: "<user>" + t.strip() + "</user>", " Read", "<user>Read"),
+    # A template that does not keep the turn as written: no opening to evaluate ahead of time.
+    (lambda t: "<user>" + t.upper() + "</user>", "Read", ""),
+])
+def test_chat_opening(render, prefix, opening):
+    assert chat_opening(render, prefix) == opening
