@@ -181,30 +181,30 @@ class ServedGenerator(BaseGenerator):
             return self._openai(prompt + reply_prefix, max_tokens, stop, on_token)
         payload: dict = {"n_predict": max_tokens, "temperature": 0.0, "top_k": 1, "stop": list(stop),
                          "stream": True, "cache_prompt": True}
-        copying = None
+        reading = None  # the reader (several sources): which tokens begin a phrase of each
         if copy_from is not None:
             texts = [copy_from] if isinstance(copy_from, str) else list(copy_from)
             # The span follows "Answer:", so its first word carries the space.
             words = [self.word_tokens(" " + t) for t in texts]
-            edges = None if any(e is None for _, e in words) else [e for _, e in words]
-            copying = SpanConstraint([ids for ids, _ in words], set(), edges)
             payload["grammar"] = copy_grammar(words)
-            if not isinstance(copy_from, str):  # the reader: its first step's probabilities
+            if not isinstance(copy_from, str):
+                edges = None if any(e is None for _, e in words) else [e for _, e in words]
+                reading = SpanConstraint([ids for ids, _ in words], set(), edges)
                 payload["n_probs"] = FIRST_STEP_PROBS
         elif allowed_ids:
             payload["grammar"] = citation_grammar(list(allowed_ids))
         payload["prompt"] = (self._chat_text(prompt) if self.chat else prompt) + reply_prefix
         text, written, first, prompt_tokens, ttft, seconds = self._native(payload, on_token)
         generation = Generation(text, prompt_tokens, len(written), ttft, seconds)
-        if copying is not None and not isinstance(copy_from, str):
+        if reading is not None:
             # The raw model's probabilities (before the grammar) of its likeliest first tokens:
             # the in-process reader's start mass, less the tail beyond them.
             p = {int(e["id"]): math.exp(float(e["logprob"])) for e in first if "id" in e and "logprob" in e}
-            generation.start_mass = [sum(p.get(t, 0.0) for t in firsts) for firsts in copying.firsts]
-            generation.start_total = sum(p.get(t, 0.0) for t in set().union(*copying.firsts))
-            while written and not copying.containing(written):  # the turn's end token, a stop newline
+            generation.start_mass = [sum(p.get(t, 0.0) for t in firsts) for firsts in reading.firsts]
+            generation.start_total = sum(p.get(t, 0.0) for t in set().union(*reading.firsts))
+            while written and not reading.containing(written):  # the turn's end token, a stop newline
                 written.pop()
-            generation.sources = copying.containing(written) if written else []
+            generation.sources = reading.containing(written) if written else []
         return generation
 
     def _native(self, payload: dict, on_token) -> tuple[str, list[int], list[dict], int, float, float]:
