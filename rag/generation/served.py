@@ -19,7 +19,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import BackendUnavailable, ModelError
 from ..http_json import json_reply
@@ -207,79 +207,69 @@ class ServedGenerator(BaseGenerator):
             generation.sources = reading.containing(written) if written else []
         return generation
 
+    def _events(self, url: str, payload: dict) -> Iterator[dict]:
+        """The server-sent events of a streamed request, parsed; a refused request, a dead server
+        or an error mid-stream raises rag's one-line errors."""
+        import httpx
+
+        try:
+            with self.http.stream("POST", url, json=payload) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._json(response)
+                for line in response.iter_lines():
+                    body = line[5:].strip() if line.startswith("data:") else ""
+                    if body == "[DONE]":
+                        return
+                    if not body:
+                        continue
+                    chunk = json.loads(body)
+                    if "error" in chunk:
+                        raise ModelError(f"the LLM server at {self.shown_url} failed mid-answer")
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise self._fail(exc) from None
+
     def _native(self, payload: dict, on_token) -> tuple[str, list[int], list[dict], int, float, float]:
         """llama.cpp's own /completion, streamed: the text, the token ids written, the first
         step's top probabilities, the prompt's token count, time to first token and in all."""
-        import httpx
-
         t0 = time.perf_counter()
         ttft = None
         pieces: list[str] = []
         written: list[int] = []
         first: list[dict] = []
         prompt_tokens = 0
-        try:
-            with self.http.stream("POST", self.root + "/completion", json=payload) as response:
-                if response.status_code != 200:
-                    response.read()
-                    self._json(response)
-                for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    chunk = json.loads(line[5:].strip())
-                    if "error" in chunk:
-                        raise ModelError(f"the LLM server at {self.shown_url} failed mid-answer")
-                    if ttft is None:
-                        ttft = time.perf_counter() - t0
-                    prompt_tokens = int(chunk.get("tokens_evaluated") or prompt_tokens)
-                    probs = chunk.get("completion_probabilities") or []
-                    if probs and not written and not first:
-                        first = probs[0].get("top_logprobs") or []
-                    written += [int(t) for t in chunk.get("tokens") or []]
-                    piece = chunk.get("content") or ""
-                    if piece:
-                        pieces.append(piece)
-                        if on_token:
-                            on_token(piece)
-                    if chunk.get("stop"):
-                        break
-        except httpx.HTTPError as exc:
-            raise self._fail(exc) from None
+        for chunk in self._events(self.root + "/completion", payload):
+            if ttft is None:
+                ttft = time.perf_counter() - t0
+            prompt_tokens = int(chunk.get("tokens_evaluated") or prompt_tokens)
+            probs = chunk.get("completion_probabilities") or []
+            if probs and not written and not first:
+                first = probs[0].get("top_logprobs") or []
+            written += [int(t) for t in chunk.get("tokens") or []]
+            piece = chunk.get("content") or ""
+            if piece:
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
         seconds = time.perf_counter() - t0
         return "".join(pieces), written, first, prompt_tokens, ttft if ttft is not None else seconds, seconds
 
     def _openai(self, prompt: str, max_tokens: int, stop, on_token) -> Generation:
         """Any OpenAI-compatible server: /v1/completions, streamed, nothing constrained."""
-        import httpx
-
         payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stop": list(stop), "stream": True}
         t0 = time.perf_counter()
         ttft = None
         pieces: list[str] = []
-        try:
-            with self.http.stream("POST", self.url + "/completions", json=payload) as response:
-                if response.status_code != 200:
-                    response.read()
-                    self._json(response)
-                for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    body = line[5:].strip()
-                    if body == "[DONE]":
-                        break
-                    chunk = json.loads(body)
-                    if "error" in chunk:
-                        raise ModelError(f"the LLM server at {self.shown_url} failed mid-answer")
-                    for choice in chunk.get("choices") or []:
-                        piece = choice.get("text") or ""
-                        if ttft is None:
-                            ttft = time.perf_counter() - t0
-                        if piece:
-                            pieces.append(piece)
-                            if on_token:
-                                on_token(piece)
-        except httpx.HTTPError as exc:
-            raise self._fail(exc) from None
+        for chunk in self._events(self.url + "/completions", payload):
+            for choice in chunk.get("choices") or []:
+                piece = choice.get("text") or ""
+                if ttft is None:
+                    ttft = time.perf_counter() - t0
+                if piece:
+                    pieces.append(piece)
+                    if on_token:
+                        on_token(piece)
         seconds = time.perf_counter() - t0
         return Generation("".join(pieces), 0, len(pieces), ttft if ttft is not None else seconds, seconds)
 
