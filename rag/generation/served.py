@@ -227,6 +227,11 @@ class ServedGenerator(BaseGenerator):
                     if "error" in chunk:
                         raise ModelError(f"the LLM server at {self.shown_url} failed mid-answer")
                     yield chunk
+                    if chunk.get("stop"):
+                        # llama.cpp's last event. Leaving now closes the response unread, as the
+                        # loop always did; reading on to the end instead made the next request on
+                        # the pooled connection fail once in CI (RemoteProtocolError).
+                        return
         except httpx.HTTPError as exc:
             raise self._fail(exc) from None
 
