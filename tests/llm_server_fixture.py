@@ -61,9 +61,10 @@ class LlamaServer:
 class PlainOpenAI:
     """A loopback proxy that passes only /v1/* through to a llama.cpp server: what a plain
     OpenAI-compatible server (vLLM, a hosted API) looks like to rag, with no /props,
-    /tokenize or /completion extensions to discover."""
+    /tokenize or /completion extensions to discover. `chat=False`: chat turns are refused, as
+    vLLM refuses them for a base model, which has no chat template (llama.cpp lends it one)."""
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, chat: bool = True):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -73,6 +74,14 @@ class PlainOpenAI:
             def _forward(self):
                 if not self.path.startswith("/v1/"):
                     self.send_error(404)
+                    return
+                if not chat and self.path.startswith("/v1/chat/"):
+                    refusal = b'{"error": {"message": "this model has no chat template", "code": 400}}'
+                    self.send_response(400)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(refusal)))
+                    self.end_headers()
+                    self.wfile.write(refusal)
                     return
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with httpx.stream(self.command, root + self.path, content=body or None, timeout=120,

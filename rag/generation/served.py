@@ -9,8 +9,9 @@ query-likelihood reranking (served_rerank.py). A model with a chat template of i
 as an instruction-tuned reader (rag/grounding/read.py), as in-process: the prompt in the
 server's rendering of that template, the copy grammar over every shown sentence and "None",
 and the first step's probabilities (`n_probs`) for the reader's judgement of answerability.
-Any other server (vLLM, SGLang, a hosted API) gets plain `/v1/completions`; the pipeline then
-phrases answers itself, verified claim by claim, and orders sentences without reranking.
+Any other server (vLLM, SGLang, a hosted API) gets the plain OpenAI API (served_openai.py): a
+model it takes a chat turn for reads as the reader, unconstrained; a base model gets completions,
+and the pipeline phrases answers itself, verified claim by claim. Neither is reranked.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Callable, Iterator
 from ..errors import BackendUnavailable, ModelError
 from ..http_json import json_reply
 from ..urls import safe_url
-from . import models
+from . import models, served_openai
 from .constraints import SpanConstraint, word_edges
 from .gbnf import citation_grammar, copy_grammar
 from .generate import BaseGenerator, Generation, chat_opening
@@ -52,6 +53,8 @@ class ServedGenerator(BaseGenerator):
         self.grammar = False
         self.n_ctx = None
         self.name = "served"
+        self.model_id: str | None = None  # what a plain OpenAI server lists (its requests name it)
+        self.first_step_probs = False  # a plain server reports each step's likeliest tokens
         self._counted: tuple[str | None, int | None] = (None, None)
         self._templated: tuple[str | None, str] = (None, "")
         self._probe()
@@ -98,9 +101,13 @@ class ServedGenerator(BaseGenerator):
         if listing.status_code == 200:
             listed = listing.json().get("data") or []
             if listed:
-                self.name = _stem(str(listed[0].get("id", "served")))
+                self.model_id = str(listed[0].get("id", "")) or None
+                self.name = _stem(self.model_id or "served")
         else:
             self._json(listing)  # an auth failure or a dead server says so now
+        self.chat, self.first_step_probs = served_openai.probe_chat(self)
+        # The reader's judgement is its first step's probabilities: without them, no reader.
+        self.choose = self.chat and self.first_step_probs
 
     def _own_chat_template(self) -> bool:
         """Whether the model has a chat template of its own (an instruction-tuned reader).
@@ -177,8 +184,11 @@ class ServedGenerator(BaseGenerator):
 
     def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
                  reply_prefix="") -> Generation:
+        if self.chat and not self.grammar:
+            return served_openai.chat(self, prompt, copy_from=copy_from, max_tokens=max_tokens, stop=stop,
+                                      on_token=on_token, reply_prefix=reply_prefix)
         if not self.grammar:
-            return self._openai(prompt + reply_prefix, max_tokens, stop, on_token)
+            return served_openai.complete(self, prompt + reply_prefix, max_tokens, stop, on_token)
         payload: dict = {"n_predict": max_tokens, "temperature": 0.0, "top_k": 1, "stop": list(stop),
                          "stream": True, "cache_prompt": True}
         reading = None  # the reader (several sources): which tokens begin a phrase of each
@@ -259,24 +269,6 @@ class ServedGenerator(BaseGenerator):
                     on_token(piece)
         seconds = time.perf_counter() - t0
         return "".join(pieces), written, first, prompt_tokens, ttft if ttft is not None else seconds, seconds
-
-    def _openai(self, prompt: str, max_tokens: int, stop, on_token) -> Generation:
-        """Any OpenAI-compatible server: /v1/completions, streamed, nothing constrained."""
-        payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stop": list(stop), "stream": True}
-        t0 = time.perf_counter()
-        ttft = None
-        pieces: list[str] = []
-        for chunk in self._events(self.url + "/completions", payload):
-            for choice in chunk.get("choices") or []:
-                piece = choice.get("text") or ""
-                if ttft is None:
-                    ttft = time.perf_counter() - t0
-                if piece:
-                    pieces.append(piece)
-                    if on_token:
-                        on_token(piece)
-        seconds = time.perf_counter() - t0
-        return Generation("".join(pieces), 0, len(pieces), ttft if ttft is not None else seconds, seconds)
 
     def close(self) -> None:
         self.http.close()

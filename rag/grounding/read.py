@@ -35,6 +35,7 @@ class Reading:
     p_none: float = 0.0  # the first step's share of probability on "None"
     p_chosen: float = 0.0  # the first step's share on tokens that could begin a phrase of `chosen`
     raw: str = ""  # what the model wrote, for --verbose
+    unquoted: bool = False  # it wrote a phrase that no shown sentence holds word for word
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -98,7 +99,7 @@ class Reader:
         total = gen.start_total or 1.0
         mass = gen.start_mass or [0.0] * (len(shown) + 1)
         p_none = 0.0 if yes_no else mass[-1] / total
-        if gen.text.strip() == none and p_none < 0.5:
+        if gen.text.strip() == none and p_none < 0.5 and self.generator.copy_spans:
             # Greedy decoding compares "None", one token, with each phrase's first token alone: the
             # mass for answering, spread over many phrases, lost to it (0.72 against 0.28 on a
             # bundled question). The reader declines only when it finds that more likely than not.
@@ -107,11 +108,18 @@ class Reader:
                    "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens}
         text = span.tidy(gen.text, self.lang.SPAN_TRIM)
         holders = [k for k in (gen.sources or []) if k < len(shown)]
-        if not holders and text:  # a backend that reports no sources: find the phrase by text
-            holders = [k for k, p in enumerate(shown) if span.locate(text, p.text) is not None]
-        if text == none or not holders:
+        if text == none:
+            return Reading(shown, None, p_none=p_none, raw=gen.text, timings=timings)
+        if not holders and text:  # a backend that copies by no constraint: find the phrase by text
+            holders = [k for k, p in enumerate(shown) if span.locate(text, p.text, written=True) is not None]
+            if not holders:  # not word for word in any sentence: said, never shown as an answer
+                return Reading(shown, None, p_none=p_none, raw=gen.text, timings=timings, unquoted=True)
+        if not holders:
             return Reading(shown, None, p_none=p_none, raw=gen.text, timings=timings)
         chosen = shown[holders[0]]
         if span.locate(text, chosen.text) is None:
-            text = ""  # a backend that ignored the copy constraint: never show its text
+            # Unconstrained, a model may change a letter's case ("the theory" for "The theory"):
+            # the sentence's own words are shown. Nothing else it wrote ever is.
+            where = span.locate(text, chosen.text, written=True)
+            text = prompts.as_data(chosen.text[where[0]:where[1]]) if where else ""
         return Reading(shown, chosen, text, p_none, mass[holders[0]] / total, gen.text, timings)

@@ -26,14 +26,17 @@ def fixed_prefix(prompts_dir) -> str:
     return template[: template.index("Sentence: {sentence}")]
 
 
-def locate(span: str, sentence: str) -> tuple[int, int] | None:
+def locate(span: str, sentence: str, written: bool = False) -> tuple[int, int] | None:
     """Where `span` lies in `sentence`, ignoring runs of whitespace and the bracket flattening
-    of `prompts.as_data`; None when it is not a contiguous part of the sentence."""
+    of `prompts.as_data`; None when it is not a contiguous part of it. `written`: a phrase a model
+    wrote unconstrained, found in any case but only at word edges ("No" is not in "North")."""
     words = span.replace("(", "[").replace(")", "]").split()
     if not words:
         return None
     pattern = r"\s+".join(re.escape(w).replace(r"\[", r"[\[(]").replace(r"\]", r"[\])]") for w in words)
-    match = re.search(pattern, sentence)
+    if written:
+        pattern = rf"(?<!\w){pattern}(?!\w)"
+    match = re.search(pattern, sentence, re.IGNORECASE if written else 0)
     return (match.start(), match.end()) if match else None
 
 

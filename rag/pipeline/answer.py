@@ -116,7 +116,10 @@ def read(c: Components, trace: Trace, on_token) -> Answer:
     # A yes/no reading offers no "None" (rag/grounding/read.py): it measures no answerability.
     features = {} if question.yes_no else {"choice": reading.p_chosen, "answerable": 1.0 - reading.p_none}
     best = reading.chosen
-    if best is None:
+    if best is None and reading.unquoted:
+        declined = Abstention(Outcome.READER_NO_SPAN, f"what the model answered is not word for word in any of the "
+                                                      f"{len(reading.shown)} closest sentences it read")
+    elif best is None:
         declined = Abstention(Outcome.READER_NONE, f"the model read the {len(reading.shown)} closest sentences and "
                                                    f"found none that answers it")
     elif not reading.span and not is_instruction(best.text, c.lang) and not question.yes_no:

@@ -178,15 +178,17 @@ def test_serve_starts_before_the_llm_server(llama, assistant):
 
 
 def test_plain_openai_server_degrades_as_stated(llama, assistant):
-    """A server without llama.cpp's extensions: no grammar, no token counts, no reranking (said
-    once on stderr); the model phrases answers and each claim is verified before it is shown."""
-    server = PlainOpenAI(llama.url)
+    """A server without llama.cpp's extensions, serving a base model: no grammar, no token
+    counts, no reranking (said once on stderr); the model phrases answers and each claim is
+    verified before it is shown."""
+    server = PlainOpenAI(llama.url, chat=False)
     try:
         notes: list[str] = []
         remote = Assistant(assistant.settings.with_(llm_url=server.url), embedder=assistant.embedder,
                            notify=notes.append, retriever=assistant.retriever)
         gen = remote.generator
         assert not gen.copy_spans and gen.n_ctx is None and gen.count_tokens("a prompt") is None
+        assert not gen.chat and not gen.choose
         valid = {s.id for s in assistant.store.sentences}
         answered = 0
         for question in ("What is the treaty's central provision?", "Which bodies of the Russian parliament approved it?"):

@@ -1,0 +1,58 @@
+"""The plain OpenAI API's reader, piece by piece: the reply's label taken off a stream, the
+answer's first step found among the tokens, and each sentence's start mass read from token texts.
+The real model behind a plain server reads in tests/generation/test_served_reader.py."""
+
+import math
+
+import pytest
+
+from rag.generation.served_openai import Label, first_step, start_mass
+
+
+@pytest.mark.parametrize("prefix, pieces, answer, streamed", [
+    ("Answer:", ["Answer", ":", " November", " 9"], "November 9", ["November", " 9"]),
+    ("Answer:", ["Ans", "wer: Nov", "ember 9"], "November 9", ["Nov", "ember 9"]),
+    ("Answer:", ["November", " 9"], "November 9", ["November", " 9"]),  # no label written
+    ("Answer:", [" Answer", ":", " ", "None"], "None", ["None"]),
+    ("Answer:", ["An", "swers", " vary"], "Answers vary", ["Answers", " vary"]),  # a label's start, not it
+    ("Answer:", ["Answer"], "Answer", ["Answer"]),  # ended while it could have been the label
+    ("Answer: The sentence that tells is:", ["Answer", ": The", " sentence that tells is:", " Putin signed"],
+     "Putin signed", ["Putin signed"]),
+    ("Answer: The sentence that tells is:", ["Answer: The", " treaty"], "The treaty", ["The treaty"]),
+    ("", ["Putin"], "Putin", ["Putin"]),
+])
+def test_the_label_is_taken_off_and_never_streamed(prefix, pieces, answer, streamed):
+    out: list[str] = []
+    label = Label(prefix, out.append)
+    for piece in pieces:
+        label.feed(piece)
+    label.close()
+    assert label.answer == answer
+    assert "".join(out).strip() == answer and out == streamed
+
+
+def step(token: str, *top: tuple[str, float]) -> dict:
+    return {"token": token, "logprob": 0.0, "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in top]}
+
+
+@pytest.mark.parametrize("steps, start, first", [
+    ([step("Answer"), step(":"), step(" May", (" May", 0.7), (" None", 0.2))], 7, " May"),
+    ([step("Answer"), step(":"), step(" "), step("May", ("May", 0.9))], 7, "May"),  # a bare space is no step
+    ([step("May", ("May", 0.9))], 0, "May"),  # no label
+    ([step("Answer"), step(":")], 7, None),  # nothing after the label
+])
+def test_the_first_step_is_the_first_visible_token_past_the_label(steps, start, first):
+    top = first_step(steps, start)
+    assert (top[0][0] if top else None) == first
+
+
+@pytest.mark.parametrize("top, masses, total", [
+    # " May" begins a phrase of the first text; " None" the last; " 9" only the second's word "9".
+    ([(" May", 0.5), (" None", 0.2), (" 9", 0.1)], [0.5, 0.1, 0.2], 0.8),
+    ([(" ay", 0.5)], [0.0, 0.0, 0.0], 0.0),  # inside a word: begins no phrase
+    ([(" No", 0.3)], [0.0, 0.3, 0.3], 0.3),  # "November" and "None" both begin with it: counted once in all
+    ([(" ", 0.4), ("", 0.1)], [0.0, 0.0, 0.0], 0.0),
+])
+def test_start_mass_counts_tokens_that_begin_a_phrase_at_a_word_start(top, masses, total):
+    got, got_total = start_mass(top, ["It opened in May 2015.", "It closed on November 9.", "None"])
+    assert got == pytest.approx(masses) and got_total == pytest.approx(total)
