@@ -54,7 +54,7 @@ def answer(c: Components, question: Question, k: int | None = None, on_token=Non
     stop = first_abstention(question, retrieval, c.vocabulary, c.settings)
     if stop is not None:
         return trace.finish(abstain(c, question, retrieval.passages, stop))
-    if c.generator.choose and c.settings.answer_mode == "span":
+    if c.reads:
         return trace.finish(read(c, trace, on_token))
     return trace.finish(write(c, trace, on_token))
 

@@ -174,7 +174,7 @@ class Components:
                     t0 = time.perf_counter()
                     self.generator.warm(self._prefix())
                     self.load_timings["prefix_s"] = time.perf_counter() - t0
-                    if rerank:
+                    if rerank and not self.reads:
                         self.reranker
                 except BaseException as exc:  # re-raised in the caller's thread
                     failure.append(exc)
@@ -189,9 +189,15 @@ class Components:
             if failure:
                 raise failure[0]
 
+    @property
+    def reads(self) -> bool:
+        """Whether answers come from the instruction-tuned reader (rag/grounding/read.py), which
+        chooses among the sentences itself: no reranking."""
+        return self.generator.choose and self.settings.answer_mode == "span"
+
     def _prefix(self) -> str:
         """The fixed start of the prompt the answers will use, worth evaluating once at load."""
-        if self.generator.choose and self.settings.answer_mode == "span":
+        if self.reads:
             return prompts.fixed_prefix(self.settings.prompts_dir, "read")
         if self.settings.answer_mode == "span":
             return span.fixed_prefix(self.settings.prompts_dir)

@@ -85,8 +85,11 @@ def test_a_plain_openai_server_reads_unconstrained_and_shows_only_the_sentences_
     bundled question: 3 of 8 read as in-process, the rest not word for word, said as such)."""
     server = PlainOpenAI(qwen_server.url)
     try:
+        notes: list[str] = []
         plain = Assistant(assistant.settings.with_(llm_url=server.url), embedder=assistant.embedder,
-                          retriever=assistant.retriever)
+                          retriever=assistant.retriever, notify=notes.append)
+        plain.load()
+        assert notes == []  # the reader chooses its sentence itself: no reranker is asked for, or missed
         gen = plain.generator
         assert gen.chat and gen.choose and gen.first_step_probs and not gen.copy_spans
         assert gen.model_sha256 is None  # what GGUF it serves is not said: the readers' general fit
