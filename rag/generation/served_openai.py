@@ -30,8 +30,8 @@ def probe_chat(gen: ServedGenerator) -> tuple[bool, bool]:
     a base model; a server that applies a stand-in template to any model makes it a reader here."""
     import httpx
 
-    payload = _payload(gen, [{"role": "user", "content": "Reply with one word."}], 1)
-    payload.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
+    payload = _payload(gen, 1, messages=[{"role": "user", "content": "Reply with one word."}], logprobs=True,
+                       top_logprobs=TOP_LOGPROBS)
     try:
         response = gen.http.post(gen.url + "/chat/completions", json=payload)
     except httpx.HTTPError as exc:
@@ -43,8 +43,9 @@ def probe_chat(gen: ServedGenerator) -> tuple[bool, bool]:
     return True, bool(steps and steps[0].get("top_logprobs"))
 
 
-def _payload(gen: ServedGenerator, messages: list[dict], max_tokens: int) -> dict:
-    payload = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
+def _payload(gen: ServedGenerator, max_tokens: int, **body) -> dict:
+    """A request at temperature 0, naming the model the server listed (a hosted API requires it)."""
+    payload = {"max_tokens": max_tokens, "temperature": 0.0, **body}
     if gen.model_id:
         payload["model"] = gen.model_id
     return payload
@@ -52,9 +53,7 @@ def _payload(gen: ServedGenerator, messages: list[dict], max_tokens: int) -> dic
 
 def complete(gen: ServedGenerator, prompt: str, max_tokens: int, stop, on_token) -> Generation:
     """/v1/completions, streamed, nothing constrained."""
-    payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stop": list(stop), "stream": True}
-    if gen.model_id:
-        payload["model"] = gen.model_id
+    payload = _payload(gen, max_tokens, prompt=prompt, stop=list(stop), stream=True)
     t0 = time.perf_counter()
     ttft = None
     pieces: list[str] = []
@@ -77,8 +76,8 @@ def chat(gen: ServedGenerator, prompt: str, *, copy_from=None, max_tokens: int, 
     API cannot be handed a begun reply); it is taken off, and not streamed. With several copy
     sources (the reader), the first step after the label reports each one's probability mass."""
     texts = None if copy_from is None else [copy_from] if isinstance(copy_from, str) else list(copy_from)
-    payload = _payload(gen, [{"role": "user", "content": prompt}], max_tokens + LABEL_TOKENS)
-    payload.update(stream=True, stop=list(stop))
+    payload = _payload(gen, max_tokens + LABEL_TOKENS, messages=[{"role": "user", "content": prompt}],
+                       stop=list(stop), stream=True)
     reading = texts is not None and len(texts) > 1 and gen.first_step_probs
     if reading:
         payload.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
