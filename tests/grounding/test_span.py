@@ -23,6 +23,21 @@ def test_locate(text, sentence, found):
 
 
 @pytest.mark.parametrize(
+    "text, sentence, found",
+    [
+        ("the theory", "The theory formalizes it.", (0, 10)),  # a model's change of case
+        ("No", "North Korea denied it.", None),  # only at word edges
+        ("no", "It said no more.", (8, 10)),
+        ("Kim", "Kim Jong-un signed it.", (0, 3)),
+        ("Jong", "Kim Jong-un signed it.", (4, 8)),  # a hyphen is an edge
+        ("1962", "It opened in May 2015.", None),
+    ],
+)
+def test_locate_a_phrase_written_unconstrained(text, sentence, found):
+    assert span.locate(text, sentence, written=True) == found
+
+
+@pytest.mark.parametrize(
     "raw, tidy",
     [
         (" November 9.", "November 9"),
