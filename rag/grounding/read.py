@@ -35,8 +35,8 @@ class Reading:
     p_none: float = 0.0  # the first step's share of probability on "None"
     p_chosen: float = 0.0  # the first step's share on tokens that could begin a phrase of `chosen`
     raw: str = ""  # what the model wrote, for --verbose
-    unquoted: bool = False  # it wrote a phrase that no shown sentence holds word for word
     timings: dict[str, float] = field(default_factory=dict)
+    unquoted: bool = False  # it wrote a phrase that no shown sentence holds word for word
 
 
 class _HoldDecline:
@@ -122,4 +122,4 @@ class Reader:
             # the sentence's own words are shown. Nothing else it wrote ever is.
             where = span.locate(text, chosen.text, written=True)
             text = prompts.as_data(chosen.text[where[0]:where[1]]) if where else ""
-        return Reading(shown, chosen, text, p_none, mass[holders[0]] / total, gen.text, timings)
+        return Reading(shown, chosen, text, p_none, mass[holders[0]] / total, raw=gen.text, timings=timings)
