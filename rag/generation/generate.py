@@ -42,7 +42,8 @@ class Generator(Protocol):
     `query_likelihood`: a reranker from its prompt log-probabilities (None when it has none);
     `choose`: it reads as an instruction-tuned reader (rag/grounding/read.py): `generate(copy_from=
     [TEXT, ...], reply_prefix=...)` copies from any of several texts after a reply already begun
-    and reports each one's first-step probability mass;
+    (with `copy_spans`; without, it is only asked to, and the reader checks what it wrote) and
+    reports each one's first-step probability mass;
     `model_sha256`: the GGUF's pinned hash when it is a known tier (its fitted confidence is looked
     up by it), else None."""
 
