@@ -105,6 +105,8 @@ class Settings:
     # (llama.cpp's server gets its extensions used: grammar, /tokenize, /props).
     llm_url: str | None = field(default_factory=lambda: os.environ.get("RAG_LLM_URL") or None)
     llm_api_key: str | None = field(default_factory=lambda: os.environ.get("RAG_LLM_API_KEY") or None)
+    # Which of the server's models (a hosted API lists many); None: the one it lists.
+    llm_model: str | None = field(default_factory=lambda: os.environ.get("RAG_LLM_MODEL") or None)
 
     # How an answer is written: "span" (the model copies the shortest answering phrase of the
     # chosen sentence: short and faithful by construction), "free" (the model phrases it and

@@ -31,6 +31,9 @@ LlmUrl = Annotated[Optional[str], typer.Option("--llm-url", envvar="RAG_LLM_URL"
                                                      "http://127.0.0.1:8080/v1) instead of in-process.")]
 LlmKey = Annotated[Optional[str], typer.Option("--llm-api-key", envvar="RAG_LLM_API_KEY", show_envvar=True,
                                                 help="Bearer key for --llm-url.")]
+LlmModel = Annotated[Optional[str], typer.Option("--llm-model", envvar="RAG_LLM_MODEL", show_envvar=True,
+                                                  help="Which model of --llm-url's server (needed when it lists "
+                                                       "several, as hosted APIs do).")]
 StoreUrl = Annotated[Optional[str], typer.Option("--store", envvar="RAG_STORE", show_envvar=True,
                                                   help="Keep the index in PostgreSQL (pgvector) at this URL "
                                                        "instead of --index-dir: postgresql://USER@HOST:PORT/DB.")]
@@ -98,6 +101,7 @@ def ask(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    llm_model: LlmModel = None,
     store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
@@ -107,7 +111,7 @@ def ask(
     _exit_fast = True  # after its answer or its error, nothing is left to write
     with _user_errors(verbose):
         assistant = make_assistant(index_dir, model, k, verbose, preload_model=True, min_confidence=min_confidence,
-                                   llm_url=llm_url, llm_api_key=llm_api_key, store=store,
+                                   llm_url=llm_url, llm_api_key=llm_api_key, llm_model=llm_model, store=store,
                                    answer_mode=_answer_mode(answer_mode))
         if _run_by_main:  # freed by the OS at main()'s exit, not when ask returns
             _left_to_exit.append(assistant)
@@ -130,6 +134,7 @@ def chat(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    llm_model: LlmModel = None,
     store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
@@ -146,7 +151,7 @@ def chat(
     view = PlainView(echo=not interactive) if plain or not sys.stdout.isatty() else RichView()
     with _user_errors(verbose):
         assistant = make_assistant(index_dir, model, k, verbose, preload_model=True, min_confidence=min_confidence,
-                                   llm_url=llm_url, llm_api_key=llm_api_key, store=store,
+                                   llm_url=llm_url, llm_api_key=llm_api_key, llm_model=llm_model, store=store,
                                    answer_mode=_answer_mode(answer_mode))
         chat_mod.run(assistant, view, chat_mod.read_lines(interactive, _history_path()), k=k, verbose=verbose,
                      documents=doc)
@@ -226,6 +231,7 @@ def eval_(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    llm_model: LlmModel = None,
     store: StoreUrl = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
@@ -246,7 +252,8 @@ def eval_(
         if corpus is not None:
             index_dir = evaluate.corpus_index_dir(corpus, Settings())
         assistant = make_assistant(index_dir, model, k, verbose, min_confidence=min_confidence, llm_url=llm_url,
-                                   llm_api_key=llm_api_key, store=store, answer_mode=_answer_mode(answer_mode))
+                                   llm_api_key=llm_api_key, llm_model=llm_model, store=store,
+                                   answer_mode=_answer_mode(answer_mode))
         if corpus is not None and not (index_dir / "manifest.json").exists():
             assistant.index([corpus])
         from rich.progress import Progress

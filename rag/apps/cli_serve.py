@@ -16,6 +16,7 @@ from ..errors import RagError
 from .cli import (
     IndexDir,
     LlmKey,
+    LlmModel,
     LlmUrl,
     MinConfidence,
     ModelPath,
@@ -51,6 +52,7 @@ def serve(
     model: ModelPath = None,
     llm_url: LlmUrl = None,
     llm_api_key: LlmKey = None,
+    llm_model: LlmModel = None,
     store: StoreUrl = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes, each answering one "
                                          "question at a time; with --llm-url they share one inference server.")] = 1,
@@ -74,7 +76,8 @@ def serve(
     options = dict(index_dir=index_dir, model_path=model, k=k, verbose=verbose or None, api_key=api_key,
                    allowed_hosts=hosts, public_url=public_url,
                    cors_origins=tuple(cors_origin) if cors_origin else None, max_body_bytes=max_body,
-                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key, store=store)
+                   min_confidence=min_confidence, llm_url=llm_url, llm_api_key=llm_api_key, llm_model=llm_model,
+                   store=store)
     log_level = "info" if verbose else "warning"
     if workers > 1:
         from .server import SETTINGS_ENV, encode_settings

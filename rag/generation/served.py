@@ -40,7 +40,8 @@ class ServedGenerator(BaseGenerator):
     """The `Generator` interface over HTTP. Raises BackendUnavailable when the server does not
     answer (the CLI prints it on one line; `rag serve` answers 503 and retries next time)."""
 
-    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 120.0, connect_timeout: float = 5.0):
+    def __init__(self, url: str, *, api_key: str | None = None, model: str | None = None, timeout: float = 120.0,
+                 connect_timeout: float = 5.0, transport=None):
         import httpx
 
         self.url = url.rstrip("/")
@@ -49,11 +50,12 @@ class ServedGenerator(BaseGenerator):
         self.root = self.url[: -len("/v1")]
         self.shown_url = safe_url(self.url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout, connect=connect_timeout))
+        self.http = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout, connect=connect_timeout),
+                                 transport=transport)
         self.grammar = False
         self.n_ctx = None
         self.name = "served"
-        self.model_id: str | None = None  # what a plain OpenAI server lists (its requests name it)
+        self.model_id = model  # which of a plain OpenAI server's models (its requests name it)
         self.first_step_probs = False  # a plain server reports each step's likeliest tokens
         self._counted: tuple[str | None, int | None] = (None, None)
         self._templated: tuple[str | None, str] = (None, "")
@@ -99,10 +101,8 @@ class ServedGenerator(BaseGenerator):
             return
         listing = self.http.get(self.url + "/models")
         if listing.status_code == 200:
-            listed = listing.json().get("data") or []
-            if listed:
-                self.model_id = str(listed[0].get("id", "")) or None
-                self.name = _stem(self.model_id or "served")
+            self.model_id = served_openai.choose_model(self, listing.json().get("data") or [])
+            self.name = _stem(self.model_id or "served")
         else:
             self._json(listing)  # an auth failure or a dead server says so now
         self.chat, self.first_step_probs = served_openai.probe_chat(self)
@@ -282,5 +282,5 @@ def _stem(name: str) -> str:
 def make(settings, factory: Callable[[], BaseGenerator]) -> BaseGenerator:
     """The served generator when settings name a server, else the in-process one."""
     if settings.llm_url:
-        return ServedGenerator(settings.llm_url, api_key=settings.llm_api_key)
+        return ServedGenerator(settings.llm_url, api_key=settings.llm_api_key, model=settings.llm_model)
     return factory()

@@ -14,6 +14,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from ..errors import ModelError
 from .generate import Generation
 
 if TYPE_CHECKING:
@@ -41,6 +42,21 @@ def probe_chat(gen: ServedGenerator) -> tuple[bool, bool]:
     choice = (gen._json(response).get("choices") or [{}])[0]
     steps = (choice.get("logprobs") or {}).get("content") or []
     return True, bool(steps and steps[0].get("top_logprobs"))
+
+
+def choose_model(gen: ServedGenerator, listed: list) -> str | None:
+    """The model the requests name: the one asked for (`--llm-model`), which the server must list,
+    or the only one it lists. Of several, rag does not guess: a hosted API lists dozens."""
+    ids = [str(m.get("id")) for m in listed if isinstance(m, dict) and m.get("id")]
+    shown = ", ".join(ids[:6]) + (", …" if len(ids) > 6 else "")
+    if gen.model_id:
+        if ids and gen.model_id not in ids:
+            raise ModelError(f"the LLM server at {gen.shown_url} does not serve {gen.model_id!r}; it lists: {shown}")
+        return gen.model_id
+    if len(ids) > 1:
+        raise ModelError(f"the LLM server at {gen.shown_url} serves {len(ids)} models ({shown}): "
+                         "choose one with --llm-model / RAG_LLM_MODEL")
+    return ids[0] if ids else None
 
 
 def _payload(gen: ServedGenerator, max_tokens: int, **body) -> dict:

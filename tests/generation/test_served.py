@@ -126,6 +126,21 @@ def test_cli_ask_through_the_server_generates_an_untyped_answer(llama, settings)
     assert "militar" in answer["answer"] and answer["citations"]
 
 
+@pytest.mark.parametrize("command", ["ask", "eval"])
+def test_cli_names_a_model_the_plain_server_does_not_serve(llama, settings, command):
+    """`--llm-model` names the server's model; one it does not list is a one-line error, exit 1."""
+    server = PlainOpenAI(llama.url, chat=False)
+    try:
+        args = [command, "--llm-url", server.url, "--llm-model", "no-such-model", "--index-dir", str(settings.index_dir)]
+        result = CliRunner().invoke(app, args + (["Who signed the treaty?"] if command == "ask" else []))
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()  # eval may first say it builds its set's index
+        assert "does not serve 'no-such-model'; it lists: " in lines[-1], result.output
+        assert [line for line in lines if "error" in line] == lines[-1:] and "Traceback" not in result.output
+    finally:
+        server.stop()
+
+
 def test_server_down_then_back(llama, assistant):
     """The LLM server stops mid-run: the CLI says so on one line (no key, no traceback), the API
     answers 503 in OpenAI's error shape, and the first request after it returns succeeds."""

@@ -56,3 +56,43 @@ def test_the_first_step_is_the_first_visible_token_past_the_label(steps, start, 
 def test_start_mass_counts_tokens_that_begin_a_phrase_at_a_word_start(top, masses, total):
     got, got_total = start_mass(top, ["It opened in May 2015.", "It closed on November 9.", "None"])
     assert got == pytest.approx(masses) and got_total == pytest.approx(total)
+
+
+def scripted_server(listed: list[str], seen: list[dict]):
+    """A plain OpenAI server (no /props) that lists `listed` and takes chat turns."""
+    import json
+
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": m} for m in listed]})
+        if request.url.path == "/v1/chat/completions":
+            seen.append(json.loads(request.content))
+            step = {"token": "OK", "logprob": 0.0, "top_logprobs": [{"token": "OK", "logprob": 0.0}]}
+            return httpx.Response(200, json={"choices": [{"message": {"content": "OK"}, "logprobs": {"content": [step]}}]})
+        return httpx.Response(404, json={"error": {"message": "not found"}})
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize("listed, asked, named, error", [
+    (["qwen-7b"], None, "qwen-7b", None),  # the only one listed
+    (["gpt-a", "gpt-b"], "gpt-b", "gpt-b", None),
+    (["gpt-a", "gpt-b"], None, None, "serves 2 models (gpt-a, gpt-b): choose one with --llm-model"),
+    (["gpt-a", "gpt-b"], "gpt-c", None, "does not serve 'gpt-c'; it lists: gpt-a, gpt-b"),
+    ([], "mine", "mine", None),  # a server that lists nothing: taken at its word
+])
+def test_the_model_a_plain_server_is_asked_for(listed, asked, named, error):
+    from rag.errors import ModelError
+    from rag.generation.served import ServedGenerator
+
+    seen: list[dict] = []
+    transport = scripted_server(listed, seen)
+    if error:
+        with pytest.raises(ModelError, match=error.replace("(", r"\(").replace(")", r"\)")):
+            ServedGenerator("http://llm.test/v1", model=asked, transport=transport)
+        return
+    gen = ServedGenerator("http://llm.test/v1", model=asked, transport=transport)
+    assert gen.model_id == named and gen.chat and gen.choose
+    assert seen and all(body.get("model") == named for body in seen)
