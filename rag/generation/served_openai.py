@@ -31,17 +31,18 @@ def probe_chat(gen: ServedGenerator) -> tuple[bool, bool]:
     a base model; a server that applies a stand-in template to any model makes it a reader here."""
     import httpx
 
-    payload = _payload(gen, 1, messages=[{"role": "user", "content": "Reply with one word."}], logprobs=True,
-                       top_logprobs=TOP_LOGPROBS)
-    try:
-        response = gen.http.post(gen.url + "/chat/completions", json=payload)
-    except httpx.HTTPError as exc:
-        raise gen._fail(exc) from None
-    if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 429):
-        return False, False
-    choice = (gen._json(response).get("choices") or [{}])[0]
-    steps = (choice.get("logprobs") or {}).get("content") or []
-    return True, bool(steps and steps[0].get("top_logprobs"))
+    asked = {"logprobs": True, "top_logprobs": TOP_LOGPROBS}
+    for extra in (asked, {}):  # some models refuse logprobs (HTTP 400) but take chat turns
+        payload = _payload(gen, 1, messages=[{"role": "user", "content": "Reply with one word."}], **extra)
+        try:
+            response = gen.http.post(gen.url + "/chat/completions", json=payload)
+        except httpx.HTTPError as exc:
+            raise gen._fail(exc) from None
+        if not (400 <= response.status_code < 500 and response.status_code not in (401, 403, 429)):
+            choice = (gen._json(response).get("choices") or [{}])[0]
+            steps = (choice.get("logprobs") or {}).get("content") or []
+            return True, bool(extra and steps and steps[0].get("top_logprobs"))
+    return False, False
 
 
 def choose_model(gen: ServedGenerator, listed: list) -> str | None:

@@ -58,8 +58,9 @@ def test_start_mass_counts_tokens_that_begin_a_phrase_at_a_word_start(top, masse
     assert got == pytest.approx(masses) and got_total == pytest.approx(total)
 
 
-def scripted_server(listed: list[str], seen: list[dict]):
-    """A plain OpenAI server (no /props) that lists `listed` and takes chat turns."""
+def scripted_server(listed: list[str], seen: list[dict], logprobs: bool = True):
+    """A plain OpenAI server (no /props) that lists `listed` and takes chat turns (refusing
+    `logprobs` unless `logprobs`)."""
     import json
 
     import httpx
@@ -69,6 +70,8 @@ def scripted_server(listed: list[str], seen: list[dict]):
             return httpx.Response(200, json={"data": [{"id": m} for m in listed]})
         if request.url.path == "/v1/chat/completions":
             seen.append(json.loads(request.content))
+            if seen[-1].get("logprobs") and not logprobs:
+                return httpx.Response(400, json={"error": {"message": "logprobs is not supported for this model"}})
             step = {"token": "OK", "logprob": 0.0, "top_logprobs": [{"token": "OK", "logprob": 0.0}]}
             return httpx.Response(200, json={"choices": [{"message": {"content": "OK"}, "logprobs": {"content": [step]}}]})
         return httpx.Response(404, json={"error": {"message": "not found"}})
@@ -96,3 +99,14 @@ def test_the_model_a_plain_server_is_asked_for(listed, asked, named, error):
     gen = ServedGenerator("http://llm.test/v1", model=asked, transport=transport)
     assert gen.model_id == named and gen.chat and gen.choose
     assert seen and all(body.get("model") == named for body in seen)
+
+
+def test_a_chat_model_without_logprobs_is_a_chat_model_but_not_a_reader():
+    """Without the first step's probabilities the reader has no judgement of answerability: the
+    model writes answers, verified claim by claim, as any chat model does."""
+    from rag.generation.served import ServedGenerator
+
+    seen: list[dict] = []
+    gen = ServedGenerator("http://llm.test/v1", transport=scripted_server(["m"], seen, logprobs=False))
+    assert gen.chat and not gen.choose and not gen.first_step_probs
+    assert [bool(body.get("logprobs")) for body in seen] == [True, False]
