@@ -5,7 +5,9 @@ A base model gets `/v1/completions`. A model the server takes a chat turn for is
 instruction-tuned reader (rag/grounding/read.py) through `/v1/chat/completions`: nothing
 constrains what it writes, so its phrase is found in the shown sentences by text, and only the
 sentence's own words are ever shown; the first step's `top_logprobs` (20 at most, OpenAI's cap and
-vLLM's default) give the reader's judgement of answerability, read from token texts.
+vLLM's default) give the reader's judgement of answerability, read from token texts. A chat model
+that gives no `logprobs` has no such judgement: it writes answers, verified claim by claim. Which
+of the server's models is asked: `--llm-model`, or the only one it lists.
 """
 
 from __future__ import annotations
