@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 from ..errors import ModelError
 from .constraints import CitationConstraint, SpanConstraint, TokenTable, word_edges
+from .stream import Stream
 from ..settings import Settings, cache_dir
 
 
@@ -315,9 +316,7 @@ class LlamaGenerator(BaseGenerator):
             tail = "" if self.chat else prompt[-16:]
             constraint = CitationConstraint(self.token_table(), allowed_ids, self._detok, tail)
             processors = llama_cpp.LogitsProcessorList([constraint])
-        t0 = time.perf_counter()
-        ttft = None
-        pieces: list[str] = []
+        streamed = Stream(on_token)
         prompt_tokens = self.count_tokens(prompt)
         budget = max(1, min(max_tokens, self.n_ctx - prompt_tokens - 1))
         options = dict(max_tokens=budget, temperature=0.0, top_k=1, repeat_penalty=1.0,
@@ -330,17 +329,10 @@ class LlamaGenerator(BaseGenerator):
         else:
             stream = self.llm.create_completion(prompt + reply_prefix, **options)
         for chunk in stream:
-            piece = chunk["choices"][0]["text"]
-            if ttft is None:
-                ttft = time.perf_counter() - t0
-            if piece:
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
-        seconds = time.perf_counter() - t0
-        text = "".join(pieces)
+            streamed.add(chunk["choices"][0]["text"])
+        text = streamed.text
         written = self.llm.tokenize(text.encode(), add_bos=False, special=False) if text else []
-        generation = Generation(text, prompt_tokens, len(written), ttft if ttft is not None else seconds, seconds)
+        generation = Generation(text, prompt_tokens, len(written), *streamed.times())
         if copying is not None and not isinstance(copy_from, str):
             generation.start_mass, generation.start_total = copying.start_mass, copying.start_total
             generation.sources = copying.containing(written)

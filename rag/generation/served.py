@@ -29,6 +29,7 @@ from . import models, served_openai
 from .constraints import SpanConstraint, word_edges
 from .gbnf import citation_grammar, copy_grammar
 from .generate import BaseGenerator, Generation, chat_opening
+from .stream import Stream
 
 # The reader's first step: how many of the likeliest tokens the server reports. Its judgement
 # (how much it wanted each sentence, or "None") is summed over them; the tail past 64 is
@@ -248,27 +249,18 @@ class ServedGenerator(BaseGenerator):
     def _native(self, payload: dict, on_token) -> tuple[str, list[int], list[dict], int, float, float]:
         """llama.cpp's own /completion, streamed: the text, the token ids written, the first
         step's top probabilities, the prompt's token count, time to first token and in all."""
-        t0 = time.perf_counter()
-        ttft = None
-        pieces: list[str] = []
+        streamed = Stream(on_token)
         written: list[int] = []
         first: list[dict] = []
         prompt_tokens = 0
         for chunk in self._events(self.root + "/completion", payload):
-            if ttft is None:
-                ttft = time.perf_counter() - t0
             prompt_tokens = int(chunk.get("tokens_evaluated") or prompt_tokens)
             probs = chunk.get("completion_probabilities") or []
             if probs and not written and not first:
                 first = probs[0].get("top_logprobs") or []
             written += [int(t) for t in chunk.get("tokens") or []]
-            piece = chunk.get("content") or ""
-            if piece:
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
-        seconds = time.perf_counter() - t0
-        return "".join(pieces), written, first, prompt_tokens, ttft if ttft is not None else seconds, seconds
+            streamed.add(chunk.get("content") or "")
+        return streamed.text, written, first, prompt_tokens, *streamed.times()
 
     def close(self) -> None:
         self.http.close()

@@ -13,11 +13,11 @@ of the server's models is asked: `--llm-model`, or the only one it lists.
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError
 from .generate import Generation
+from .stream import Stream
 
 if TYPE_CHECKING:
     from .served import ServedGenerator
@@ -73,20 +73,11 @@ def _payload(gen: ServedGenerator, max_tokens: int, **body) -> dict:
 def complete(gen: ServedGenerator, prompt: str, max_tokens: int, stop, on_token) -> Generation:
     """/v1/completions, streamed, nothing constrained."""
     payload = _payload(gen, max_tokens, prompt=prompt, stop=list(stop), stream=True)
-    t0 = time.perf_counter()
-    ttft = None
-    pieces: list[str] = []
+    streamed = Stream(on_token)
     for chunk in gen._events(gen.url + "/completions", payload):
         for choice in chunk.get("choices") or []:
-            piece = choice.get("text") or ""
-            if ttft is None:
-                ttft = time.perf_counter() - t0
-            if piece:
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
-    seconds = time.perf_counter() - t0
-    return Generation("".join(pieces), 0, len(pieces), ttft if ttft is not None else seconds, seconds)
+            streamed.add(choice.get("text") or "")
+    return Generation(streamed.text, 0, len(streamed.pieces), *streamed.times())
 
 
 def chat(gen: ServedGenerator, prompt: str, *, copy_from=None, max_tokens: int, stop, on_token,
@@ -101,19 +92,16 @@ def chat(gen: ServedGenerator, prompt: str, *, copy_from=None, max_tokens: int, 
     if reading:
         payload.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
     label = Label(reply_prefix, on_token)
+    streamed = Stream(label.feed)
     steps: list[dict] = []
-    t0 = time.perf_counter()
-    ttft = None
     for chunk in gen._events(gen.url + "/chat/completions", payload):
         for choice in chunk.get("choices") or []:
             piece = (choice.get("delta") or {}).get("content") or ""
             steps += (choice.get("logprobs") or {}).get("content") or []
-            if piece:
-                ttft = time.perf_counter() - t0 if ttft is None else ttft
-                label.feed(piece)
+            if piece:  # the opening chunk names the role only: the first token is the first text
+                streamed.add(piece)
     label.close()
-    seconds = time.perf_counter() - t0
-    generation = Generation(label.answer, 0, len(steps), ttft if ttft is not None else seconds, seconds)
+    generation = Generation(label.answer, 0, len(steps), *streamed.times())
     if reading:
         top = first_step(steps, label.end)
         generation.start_mass, generation.start_total = start_mass(top, texts)
