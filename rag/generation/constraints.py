@@ -96,7 +96,8 @@ class SpanConstraint:
         mask = np.full_like(scores, -np.inf)
         idx = np.fromiter(allowed, dtype=np.int64)
         mask[idx] = scores[idx]
-        self.step_logprobs.append(float(mask[idx].max()) - _logsumexp(scores))
+        # Floored, so that a token the model all but ruled out cannot make the mean -inf.
+        self.step_logprobs.append(max(LOGPROB_FLOOR, float(mask[idx].max()) - _logsumexp(scores)))
         return mask
 
 
@@ -107,9 +108,8 @@ def _logsumexp(scores: np.ndarray) -> float:
 
 def mean_logprob(logprobs: Sequence[float]) -> float | None:
     """The mean per-token log-probability of a written reply (None when nothing was written):
-    how sure the model was of the phrase, whatever its length. Each is floored, so that a token
-    the model all but ruled out (or a server's -inf) leaves it finite and JSON."""
-    return sum(max(LOGPROB_FLOOR, lp) for lp in logprobs) / len(logprobs) if logprobs else None
+    how sure the model was of the phrase, whatever its length."""
+    return sum(logprobs) / len(logprobs) if logprobs else None
 
 
 class TokenTable:

@@ -47,12 +47,12 @@ def test_each_step_keeps_the_log_probability_of_the_likeliest_token_it_allows():
     scores[[12, 13, 99]] = np.log([0.1, 0.1, 0.05])  # after 11: 12, 13 or the end may follow
     constraint(np.array([1, 2, 11]), scores)
     assert constraint.step_logprobs == pytest.approx(np.log([0.3, 0.1 / 1.25]), abs=1e-6)
+    ruled_out = SpanConstraint(SOURCE, END)
+    ruled_out(np.array([1]), np.r_[np.full(99, -1e4), 0.0].astype(np.float32))  # only 99, outside, is likely
+    assert ruled_out.step_logprobs == [LOGPROB_FLOOR]
 
 
-@pytest.mark.parametrize("logprobs, mean", [
-    ([], None), ([-1.0], -1.0), ([-1.0, -3.0], -2.0),
-    ([-1e4, float("-inf")], LOGPROB_FLOOR),  # a token all but ruled out: floored, finite
-])
+@pytest.mark.parametrize("logprobs, mean", [([], None), ([-1.0], -1.0), ([-1.0, -3.0], -2.0)])
 def test_mean_logprob(logprobs, mean):
     assert mean_logprob(logprobs) == mean
 
