@@ -31,11 +31,9 @@ FEATURES = {
     "short": "1 when the answer is a short span rather than the whole sentence",
     "choice": "the reader's probability for the sentence it chose, among the sentences shown and 'none'",
     "answerable": "1 minus the reader's probability that none of the sentences shown answers",
-    "likelihood": "the reader's mean log-probability of each token of the phrase it copied and of the token "
-                  "ending it (the model's whole distribution, before the copy constraint)",
 }
 # Measured only when an instruction-tuned reader answered (rag/grounding/read.py).
-READER_FEATURES = ("choice", "answerable", "likelihood")
+READER_FEATURES = ("choice", "answerable")
 FITTED_DIR = MODEL_FILE.parent / "confidence"
 
 

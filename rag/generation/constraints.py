@@ -5,13 +5,9 @@ real sentence id and "]". The served backend (served.py) writes the same rules a
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, Sequence
 
 import numpy as np
-
-
-LOGPROB_FLOOR = -30.0
 
 
 def _wordy(ch: str) -> bool:
@@ -38,10 +34,7 @@ class SpanConstraint:
     With `edges` (per source, word_edges' starts and ends), the run begins and ends on word edges.
     The first call sees only the prompt, so its length marks where the output starts; it also
     keeps, per source, the probability mass of the first tokens that can begin it (how much the
-    model wanted to answer from that source before any constraint chose for it), and at every step
-    the log-probability, under the model's whole distribution, of the likeliest token it allows:
-    greedy decoding writes that token, so these are the probabilities of the phrase as copied and
-    of the token that ended it (`step_logprobs`)."""
+    model wanted to answer from that source before any constraint chose for it)."""
 
     def __init__(self, sources: Sequence[int] | Sequence[Sequence[int]], end: set[int],
                  edges: Sequence[tuple[Sequence[bool], Sequence[bool]]] | None = None):
@@ -55,7 +48,6 @@ class SpanConstraint:
         self.n_prompt: int | None = None
         self.start_mass: list[float] | None = None
         self.start_total = 0.0
-        self.step_logprobs: list[float] = []
 
     @property
     def source(self) -> list[int]:
@@ -96,20 +88,7 @@ class SpanConstraint:
         mask = np.full_like(scores, -np.inf)
         idx = np.fromiter(allowed, dtype=np.int64)
         mask[idx] = scores[idx]
-        # Floored, so that a token the model all but ruled out cannot make the mean -inf.
-        self.step_logprobs.append(max(LOGPROB_FLOOR, float(mask[idx].max()) - _logsumexp(scores)))
         return mask
-
-
-def _logsumexp(scores: np.ndarray) -> float:
-    top = float(scores.max())
-    return top + math.log(float(np.exp(scores - top, dtype=np.float64).sum()))
-
-
-def mean_logprob(logprobs: Sequence[float]) -> float | None:
-    """The mean per-token log-probability of a written reply (None when nothing was written):
-    how sure the model was of the phrase, whatever its length."""
-    return sum(logprobs) / len(logprobs) if logprobs else None
 
 
 class TokenTable:

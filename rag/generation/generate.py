@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
 from ..errors import ModelError
-from .constraints import CitationConstraint, SpanConstraint, TokenTable, mean_logprob, word_edges
+from .constraints import CitationConstraint, SpanConstraint, TokenTable, word_edges
 from .stream import Stream
 from ..settings import Settings, cache_dir
 
@@ -31,9 +31,6 @@ class Generation:
     start_mass: list[float] | None = None
     start_total: float = 0.0  # the mass of every token that could begin a span of any source
     sources: list[int] | None = None
-    # Copying: the mean log-probability the model gave each token it wrote and the one that
-    # ended the reply, over its whole vocabulary (None: not measured).
-    copy_logprob: float | None = None
 
 
 class Generator(Protocol):
@@ -339,5 +336,4 @@ class LlamaGenerator(BaseGenerator):
         if copying is not None and not isinstance(copy_from, str):
             generation.start_mass, generation.start_total = copying.start_mass, copying.start_total
             generation.sources = copying.containing(written)
-            generation.copy_logprob = mean_logprob(copying.step_logprobs)
         return generation

@@ -26,7 +26,7 @@ from ..errors import BackendUnavailable, ModelError
 from ..http_json import json_reply
 from ..urls import safe_url
 from . import models, served_openai
-from .constraints import SpanConstraint, mean_logprob, word_edges
+from .constraints import SpanConstraint, word_edges
 from .gbnf import citation_grammar, copy_grammar
 from .generate import BaseGenerator, Generation, chat_opening
 from .stream import Stream
@@ -205,7 +205,7 @@ class ServedGenerator(BaseGenerator):
         elif allowed_ids:
             payload["grammar"] = citation_grammar(list(allowed_ids))
         payload["prompt"] = (self._chat_text(prompt) if self.chat else prompt) + reply_prefix
-        text, written, first, chosen, prompt_tokens, ttft, seconds = self._native(payload, on_token)
+        text, written, first, prompt_tokens, ttft, seconds = self._native(payload, on_token)
         generation = Generation(text, prompt_tokens, len(written), ttft, seconds)
         if reading is not None:
             # The raw model's probabilities (before the grammar) of its likeliest first tokens:
@@ -216,7 +216,6 @@ class ServedGenerator(BaseGenerator):
             while written and not reading.containing(written):  # the turn's end token, a stop newline
                 written.pop()
             generation.sources = reading.containing(written) if written else []
-            generation.copy_logprob = mean_logprob(chosen)
         return generation
 
     def _events(self, url: str, payload: dict) -> Iterator[dict]:
@@ -247,25 +246,21 @@ class ServedGenerator(BaseGenerator):
         except httpx.HTTPError as exc:
             raise self._fail(exc) from None
 
-    def _native(self, payload: dict, on_token) -> tuple[str, list[int], list[dict], list[float], int, float, float]:
+    def _native(self, payload: dict, on_token) -> tuple[str, list[int], list[dict], int, float, float]:
         """llama.cpp's own /completion, streamed: the text, the token ids written, the first
-        step's top probabilities, each written token's log-probability (the raw model's, before
-        the grammar, the end token's included), the prompt's token count, time to first token
-        and in all."""
+        step's top probabilities, the prompt's token count, time to first token and in all."""
         streamed = Stream(on_token)
         written: list[int] = []
         first: list[dict] = []
-        chosen: list[float] = []
         prompt_tokens = 0
         for chunk in self._events(self.root + "/completion", payload):
             prompt_tokens = int(chunk.get("tokens_evaluated") or prompt_tokens)
             probs = chunk.get("completion_probabilities") or []
             if probs and not written and not first:
                 first = probs[0].get("top_logprobs") or []
-            chosen += [float(e["logprob"]) for e in probs if "logprob" in e]
             written += [int(t) for t in chunk.get("tokens") or []]
             streamed.add(chunk.get("content") or "")
-        return streamed.text, written, first, chosen, prompt_tokens, *streamed.times()
+        return streamed.text, written, first, prompt_tokens, *streamed.times()
 
     def close(self) -> None:
         self.http.close()

@@ -16,7 +16,6 @@ import math
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError
-from .constraints import mean_logprob
 from .generate import Generation
 from .stream import Stream
 
@@ -106,9 +105,6 @@ def chat(gen: ServedGenerator, prompt: str, *, copy_from=None, max_tokens: int, 
     if reading:
         top = first_step(steps, label.end)
         generation.start_mass, generation.start_total = start_mass(top, texts)
-        # Unconstrained, each token written is the model's own likeliest: its log-probability.
-        generation.copy_logprob = mean_logprob([float(t["logprob"]) for t in answer_steps(steps, label.end)
-                                                if "logprob" in t])
     return generation
 
 
@@ -155,24 +151,18 @@ class Label:
         return self.text[self.end or 0:].lstrip()
 
 
-def answer_steps(steps: list[dict], answer_start: int | None) -> list[dict]:
-    """The steps that wrote the answer: from the first token that writes a visible character
-    past the label to the end (the token ending the reply too, where the server reports it)."""
+def first_step(steps: list[dict], answer_start: int | None) -> list[tuple[str, float]]:
+    """The likeliest tokens (text, probability) of the answer's first step: the first token that
+    writes a visible character past the label."""
     offset = 0
-    for i, step in enumerate(steps):
+    for step in steps:
         token = str(step.get("token", ""))
         end = offset + len(token)
         if end > (answer_start or 0) and token[max(0, (answer_start or 0) - offset):].strip():
-            return steps[i:]
+            return [(str(t.get("token", "")), math.exp(float(t["logprob"])))
+                    for t in step.get("top_logprobs") or [] if "logprob" in t]
         offset = end
     return []
-
-
-def first_step(steps: list[dict], answer_start: int | None) -> list[tuple[str, float]]:
-    """The likeliest tokens (text, probability) of the answer's first step."""
-    written = answer_steps(steps, answer_start)
-    return [(str(t.get("token", "")), math.exp(float(t["logprob"])))
-            for t in (written[0].get("top_logprobs") or [] if written else []) if "logprob" in t]
 
 
 def start_mass(top: list[tuple[str, float]], texts: list[str]) -> tuple[list[float], float]:

@@ -10,8 +10,7 @@ Where the phrase stands in several sentences, the best-retrieved of them is cite
 
 The first step's probabilities are the reader's own judgement of whether any sentence answers
 (the mass on "None" against every token that could begin a phrase): a signal that holds on any
-document, and that a stronger model sharpens without a code change. How probable the model found
-each token of the phrase it copied, and the token that ended it, is another (`likelihood`).
+document, and that a stronger model sharpens without a code change.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class Reading:
     raw: str = ""  # what the model wrote, for --verbose
     timings: dict[str, float] = field(default_factory=dict)
     unquoted: bool = False  # it wrote a phrase that no shown sentence holds word for word
-    likelihood: float | None = None  # the mean log-probability of the phrase's tokens and its end
 
 
 class _HoldDecline:
@@ -124,5 +122,4 @@ class Reader:
             # the sentence's own words are shown. Nothing else it wrote ever is.
             where = span.locate(text, chosen.text, written=True)
             text = prompts.as_data(chosen.text[where[0]:where[1]]) if where else ""
-        return Reading(shown, chosen, text, p_none, mass[holders[0]] / total, raw=gen.text, timings=timings,
-                       likelihood=gen.copy_logprob)
+        return Reading(shown, chosen, text, p_none, mass[holders[0]] / total, raw=gen.text, timings=timings)

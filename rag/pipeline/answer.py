@@ -115,8 +115,6 @@ def read(c: Components, trace: Trace, on_token) -> Answer:
     trace.timings.update(reading.timings)
     # A yes/no reading offers no "None" (rag/grounding/read.py): it measures no answerability.
     features = {} if question.yes_no else {"choice": reading.p_chosen, "answerable": 1.0 - reading.p_none}
-    if features and reading.likelihood is not None:  # a backend that reports no probabilities: neutral
-        features["likelihood"] = reading.likelihood
     best = reading.chosen
     if best is None and reading.unquoted:
         declined = Abstention(Outcome.READER_NO_SPAN, f"what the model answered is not word for word in any of the "

@@ -65,5 +65,5 @@ def test_vocabulary_features_and_names(question, coverage):
 
 
 def test_the_readers_own_features_join_when_it_answered():
-    got = features([S1], S1, {}, outcome="read", reader={"choice": 0.7, "answerable": 0.9, "likelihood": -0.4})
-    assert set(got) == set(FEATURES) and (got["choice"], got["answerable"], got["likelihood"]) == (0.7, 0.9, -0.4)
+    got = features([S1], S1, {}, outcome="read", reader={"choice": 0.7, "answerable": 0.9})
+    assert set(got) == set(FEATURES) and (got["choice"], got["answerable"]) == (0.7, 0.9)

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.generation.constraints import (LOGPROB_FLOOR, CitationConstraint, SpanConstraint, TokenTable, mean_logprob,
-                                        word_edges)
+from rag.generation.constraints import CitationConstraint, SpanConstraint, TokenTable, word_edges
 
 SOURCE = [10, 11, 12, 11, 13]  # e.g. " the cat sat the mat" with 11 repeated
 END = {99}
@@ -35,26 +34,6 @@ def test_span_constraint_masks_logits_after_the_prompt():
 
 
 SOURCES = [[10, 11, 12], [20, 11, 13], [30]]  # two sentences sharing token 11, and "None"
-
-
-def test_each_step_keeps_the_log_probability_of_the_likeliest_token_it_allows():
-    """Over the whole vocabulary, not the allowed tokens alone: a phrase the constraint forced
-    on the model (its own likeliest tokens were elsewhere) reads as improbable."""
-    constraint = SpanConstraint(SOURCE, END)
-    scores = np.full(100, -np.inf, dtype=np.float32)
-    scores[[50, 10, 11]] = np.log([0.5, 0.3, 0.2])  # 50, the likeliest, is in no source
-    constraint(np.array([1, 2]), scores.copy())
-    scores[[12, 13, 99]] = np.log([0.1, 0.1, 0.05])  # after 11: 12, 13 or the end may follow
-    constraint(np.array([1, 2, 11]), scores)
-    assert constraint.step_logprobs == pytest.approx(np.log([0.3, 0.1 / 1.25]), abs=1e-6)
-    ruled_out = SpanConstraint(SOURCE, END)
-    ruled_out(np.array([1]), np.r_[np.full(99, -1e4), 0.0].astype(np.float32))  # only 99, outside, is likely
-    assert ruled_out.step_logprobs == [LOGPROB_FLOOR]
-
-
-@pytest.mark.parametrize("logprobs, mean", [([], None), ([-1.0], -1.0), ([-1.0, -3.0], -2.0)])
-def test_mean_logprob(logprobs, mean):
-    assert mean_logprob(logprobs) == mean
 
 
 @pytest.mark.parametrize(

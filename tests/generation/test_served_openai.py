@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from rag.generation.constraints import mean_logprob
-from rag.generation.served_openai import Label, answer_steps, first_step, start_mass
+from rag.generation.served_openai import Label, first_step, start_mass
 
 
 @pytest.mark.parametrize("prefix, pieces, answer, streamed", [
@@ -32,8 +31,8 @@ def test_the_label_is_taken_off_and_never_streamed(prefix, pieces, answer, strea
     assert "".join(out).strip() == answer and out == streamed
 
 
-def step(token: str, *top: tuple[str, float], lp: float = 0.0) -> dict:
-    return {"token": token, "logprob": lp, "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in top]}
+def step(token: str, *top: tuple[str, float]) -> dict:
+    return {"token": token, "logprob": 0.0, "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in top]}
 
 
 @pytest.mark.parametrize("steps, start, first", [
@@ -45,15 +44,6 @@ def step(token: str, *top: tuple[str, float], lp: float = 0.0) -> dict:
 def test_the_first_step_is_the_first_visible_token_past_the_label(steps, start, first):
     top = first_step(steps, start)
     assert (top[0][0] if top else None) == first
-
-
-@pytest.mark.parametrize("steps, start, mean", [
-    ([step("Answer", lp=-5.0), step(":", lp=-5.0), step(" May", lp=-0.5), step(" 2015", lp=-1.5)], 7, -1.0),
-    ([step("Answer"), step(":"), step(" ", lp=-9.0), step("May", lp=-1.0), step("", lp=-3.0)], 7, -2.0),  # the end counts
-    ([step("Answer"), step(":")], 7, None),  # nothing after the label
-])
-def test_the_answers_likelihood_is_over_its_own_steps_not_the_labels(steps, start, mean):
-    assert mean_logprob([s["logprob"] for s in answer_steps(steps, start)]) == mean
 
 
 @pytest.mark.parametrize("top, masses, total", [

@@ -72,9 +72,6 @@ def test_the_served_reader_reads_as_the_in_process_one(served_reader, read_here,
     for a, b in zip(here, there):
         if "answerable" in a["features"] and "answerable" in b["features"]:
             assert abs(a["features"]["answerable"] - b["features"]["answerable"]) < 0.05, (a["question"], a, b)
-        if a["outcome"] == b["outcome"] == "read" and a["answer"] == b["answer"]:
-            # Each written token's raw probability, as the server reports it, against the logits processor's.
-            assert abs(a["features"]["likelihood"] - b["features"]["likelihood"]) < 0.1, (a["question"], a, b)
         if b["outcome"] == "read":
             phrase, (cited,) = b["answer"].rsplit(" [", 1)[0], b["citations"]
             assert span.locate(phrase, cited["text"]) is not None and len(phrase) < len(cited["text"])
@@ -104,7 +101,6 @@ def test_a_plain_openai_server_reads_unconstrained_and_shows_only_the_sentences_
             phrase, (cited,) = b["answer"].rsplit(" [", 1)[0], b["citations"]
             assert span.locate(phrase, cited["text"]) is not None and len(phrase) < len(cited["text"])
             assert 0.0 < b["features"]["choice"] <= 1.0 and 0.0 < b["features"]["answerable"] <= 1.0
-            assert b["features"]["likelihood"] <= 0.0  # the chosen tokens' log-probabilities, past the label
         assert sum(a["citations"] == b["citations"] for a, b in read) >= len(read) - 1
         for b in there:
             if b["outcome"] == "reader_no_span":  # what it wrote stands in no sentence: never shown

@@ -36,8 +36,7 @@ class CopyingBackend(BaseGenerator):
         reply = self.replies.pop(0)
         if on_token:
             on_token(reply)
-        gen = Generation(reply, 100, 3, 0.1, 0.2, start_mass=self.mass, start_total=self.total,
-                         copy_logprob=-0.25)
+        gen = Generation(reply, 100, 3, 0.1, 0.2, start_mass=self.mass, start_total=self.total)
         gen.sources = self.holders
         return gen
 
@@ -76,7 +75,6 @@ def test_first_step_mass_becomes_the_readers_features():
     reading, _ = read(" November 9", [1], mass=(0.1, 0.5, 0.1, 0.2), total=0.8)
     assert reading.p_none == pytest.approx(0.25)
     assert reading.p_chosen == pytest.approx(0.625)
-    assert reading.likelihood == -0.25  # how sure it was of the phrase it copied
 
 
 def test_sentences_that_do_not_fit_the_context_are_dropped_lowest_first():
