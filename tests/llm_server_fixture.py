@@ -22,7 +22,7 @@ class LlamaServer:
         self.port = free_port()
         self.parallel = parallel
         self.command = command  # or "embed-server"
-        self.model = model  # a tier's name or a GGUF's path; None: the default
+        self.model = model  # a tier's name or a GGUF's path; None: RAG_MODEL (the suite's fast tier)
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -24,6 +24,7 @@ def start(model: Path | None = None, *, host: str = "127.0.0.1", port: int = 0, 
     """Load the GGUF and listen. `n_ctx` is per slot (llama.cpp splits its context among slots).
     `embedding`: serve `/v1/embeddings` from an embedding model (its own pooling, vectors
     normalised) instead of completions."""
+    from ..settings import Settings
     from . import models
     from .generate import check_gguf
 
@@ -31,7 +32,8 @@ def start(model: Path | None = None, *, host: str = "127.0.0.1", port: int = 0, 
         import xllamacpp
     except ImportError:
         raise ModelError("llama.cpp's server comes from the xllamacpp wheel: run `pip install xllamacpp`") from None
-    path = check_gguf(models.resolve(model))
+    # No --model: RAG_MODEL, as for `rag ask`, before the default tier
+    path = check_gguf(models.resolve(model if model is not None else Settings().model_path))
     threads = threads or max(1, os.cpu_count() or 1)
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
