@@ -58,7 +58,7 @@ class Settings:
     # A PostgreSQL URL (postgresql://...) keeps the index in a database instead of index_dir.
     store: str | None = field(default_factory=lambda: os.environ.get("RAG_STORE") or None)
     prompts_dir: Path = field(default_factory=_default_prompts_dir)
-    # None means the bundled gemma-3-270m GGUF; RAG_MODEL or --model selects another.
+    # None means the default tier (rag/generation/models.py); RAG_MODEL or --model selects another.
     model_path: Path | None = field(default_factory=_default_model)
 
     # Chunking (index time): windows of whole sentences inside a paragraph.

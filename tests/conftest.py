@@ -12,6 +12,12 @@ from rag.pipeline import Assistant
 from rag.settings import BUNDLED_CORPUS, Settings
 
 ARTICLE = BUNDLED_CORPUS
+# The suite's shared pipeline is the fast tier, by name: the default tier (the 1.5B reader, about
+# 2.5 s an answer) would make every real-model test several times slower. Everything that builds
+# Settings() or starts `rag` without a model (CliRunner, subprocesses) gets it too; the default
+# itself is tested by name in tests/test_default_tier.py (RAG_MODEL removed there).
+FAST_TIER = "gemma-3-270m"
+os.environ["RAG_MODEL"] = FAST_TIER
 
 
 class ScriptedGenerator(BaseGenerator):
@@ -45,7 +51,7 @@ def index_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(index_dir) -> Settings:
-    return Settings(index_dir=index_dir, model_path=None)
+    return Settings(index_dir=index_dir, model_path=Path(FAST_TIER))
 
 
 @pytest.fixture(scope="session")

