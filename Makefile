@@ -37,7 +37,8 @@ test: install models
 default-model: install
 	$(BIN)/rag models install
 
-# The suite runs the default by name and the small reader for the reader path's other tests.
+# The suite asks the default as a user would (tests/test_default_tier.py) and runs the reader
+# path's other tests on the small reader.
 models: default-model
 	$(BIN)/rag models install $(TEST_READER)
 

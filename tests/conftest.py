@@ -12,8 +12,8 @@ from rag.pipeline import Assistant
 from rag.settings import BUNDLED_CORPUS, Settings
 
 ARTICLE = BUNDLED_CORPUS
-# The suite's shared pipeline is the fast tier, by name: the default tier (the 1.5B reader, about
-# 2.5 s an answer) would make every real-model test several times slower. Everything that builds
+# The suite's shared pipeline is the fast tier, by name: the default tier (an instruction-tuned
+# reader, seconds an answer) would make every real-model test several times slower. Everything that builds
 # Settings() or starts `rag` without a model (CliRunner, subprocesses) gets it too; the default
 # itself is tested by name in tests/test_default_tier.py (RAG_MODEL removed there).
 FAST_TIER = "gemma-3-270m"
