@@ -50,10 +50,10 @@ def install(
     sha256 before anything opens it. A failure leaves no partial file."""
     from ..generation import models as registry
 
-    name = name or registry.DEFAULT_TIER
     with _user_errors(verbose):
-        path = registry.install(registry.tier(name), notify=lambda m: typer.echo(m, err=True))
-    typer.echo(f"{name}: {path}")
+        t = registry.tier(name)
+        path = registry.install(t, notify=lambda m: typer.echo(m, err=True))
+    typer.echo(f"{t.name}: {path}")
 
 
 @models_app.command()

@@ -124,9 +124,10 @@ TIERS: dict[str, Tier] = {t.name: t for t in (
 DEFAULT_TIER = "qwen2.5-coder-1.5b-instruct"
 
 
-def tier(name: str) -> Tier:
+def tier(name: str | None = None) -> Tier:
+    """The tier named `name`; no name is the default, as for `resolve`."""
     try:
-        return TIERS[name]
+        return TIERS[DEFAULT_TIER if name is None else name]
     except KeyError:
         raise ModelError(f"no model is named {name!r}; `rag models` lists them") from None
 
