@@ -6,7 +6,9 @@ The reader is one of the tiers rag knows by name (rag/generation/models.py: the 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +169,33 @@ def _silence_llama_logs() -> None:
         llama.suppress_stdout_stderr = _internals.suppress_stdout_stderr = _KeepStreams
 
 
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _model_params(**fields):
+    """Llama() builds its llama_model_params from llama.cpp's defaults and passes on only some
+    fields: the others are set by swapping the defaults while it loads (under a lock, as the
+    model may load in a background thread)."""
+    from llama_cpp import llama
+
+    bindings = llama.llama_cpp
+    original = bindings.llama_model_default_params
+
+    def params():
+        p = original()
+        for name, value in fields.items():
+            setattr(p, name, value)
+        return p
+
+    with _PARAMS_LOCK:
+        bindings.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = original
+
+
 class LlamaGenerator(BaseGenerator):
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -183,15 +212,16 @@ class LlamaGenerator(BaseGenerator):
             _silence_llama_logs()
         t0 = time.perf_counter()
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads,
-                n_threads_batch=settings.n_threads,
-                n_batch=settings.n_batch,
-                seed=settings.seed,
-                verbose=settings.verbose,
-            )
+            with _model_params(use_extra_bufts=settings.repack_weights):
+                self.llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=settings.n_ctx,
+                    n_threads=settings.n_threads,
+                    n_threads_batch=settings.n_threads,
+                    n_batch=settings.n_batch,
+                    seed=settings.seed,
+                    verbose=settings.verbose,
+                )
         except Exception as exc:  # llama_cpp raises ValueError for unreadable/truncated files
             raise ModelError(f"could not load model {path}: {exc}; is the file complete?") from None
         self.load_s = time.perf_counter() - t0

@@ -102,6 +102,17 @@ def test_marker_can_only_name_context_ids(generator):
     assert out.text.startswith(("S5]", "S17]"))
 
 
+@pytest.mark.parametrize("repack", [False, True])
+def test_weight_repacking_follows_the_setting(settings, repack):
+    import llama_cpp
+
+    gen = LlamaGenerator(settings.with_(repack_weights=repack))
+    # What llama.cpp was handed for this load, and llama.cpp's own default left as it was
+    assert bool(gen.llm.model_params.use_extra_bufts) is repack
+    assert llama_cpp.llama_model_default_params().use_extra_bufts
+    assert gen.generate("The capital of France is", max_tokens=3).completion_tokens >= 1
+
+
 def test_two_generations_in_a_row_both_answer(assistant):
     # gemma-3 uses sliding-window attention, where prefix-cache reuse has had bugs upstream: two
     # untyped questions, so the model really decodes twice on the reused prefix.
