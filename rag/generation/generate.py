@@ -254,7 +254,7 @@ class LlamaGenerator(BaseGenerator):
             return 0.0
         from . import prefix_cache
 
-        saved = prefix_cache.state_path(cache_dir() / "prefix", self.path, self.n_ctx, tokens)
+        saved = prefix_cache.state_path(cache_dir() / "prefix", self.llm, self.n_ctx, tokens)
         if not prefix_cache.restore(self.llm, saved, tokens):
             self.llm.reset()
             self.llm.eval(tokens)

@@ -8,7 +8,8 @@ for every candidate. Both give the same KV values every time, so the first proce
 and later ones read them back in milliseconds.
 
 A file's name is a hash of everything its state depends on: the model file (path, size,
-modification time), llama-cpp-python's version, a caller's context tag and the prefix's tokens.
+modification time), whether its weights were repacked, llama-cpp-python's version, a caller's
+context tag and the prefix's tokens.
 A missing, stale or unreadable file is only a miss: the prefix is evaluated as before.
 """
 
@@ -21,14 +22,18 @@ import tempfile
 from pathlib import Path
 
 
-def state_path(directory: Path, model: Path, context: object, tokens: list[int]) -> Path:
-    """Where the state of `tokens` under `model` is kept; `context` names what else shapes it
-    (the context size, the reranker's layout)."""
+def state_path(directory: Path, llm, context: object, tokens: list[int]) -> Path:
+    """Where the state of `tokens` under the llama_cpp.Llama `llm` is kept; `context` names what
+    else shapes it (the context size, the reranker's layout)."""
     import llama_cpp
 
+    model = Path(llm.model_path)
     stat = model.stat()
+    # Repacked weights go through other kernels: the same prefix, other rounding.
+    repacked = bool(llm.model_params.use_extra_bufts)
     key = hashlib.sha256()
-    key.update(f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{llama_cpp.__version__}|{context}|".encode())
+    key.update(f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{llama_cpp.__version__}|{repacked}|{context}|"
+               .encode())
     key.update(",".join(map(str, tokens)).encode())
     return directory / f"{key.hexdigest()[:32]}.kv"
 

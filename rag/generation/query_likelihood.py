@@ -125,7 +125,7 @@ class QueryLikelihood:
             self._used -= kept
 
     def _saved_path(self, tokens: list[int]) -> Path:
-        return prefix_cache.state_path(self.saved_states, Path(self.llm.model_path), "rerank", tokens)
+        return prefix_cache.state_path(self.saved_states, self.llm, "rerank", tokens)
 
     def _read_saved(self, seq: int, tokens: list[int]) -> bool:
         if self.saved_states is None:

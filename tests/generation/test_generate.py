@@ -80,7 +80,7 @@ def test_prefix_state_survives_the_process_through_a_file(generator, tmp_path):
     llm = generator.llm
     prefix = "Paris is the capital of France. Rome is the capital of Italy. Madrid is the capital of"
     tokens = llm.tokenize(prefix.encode(), add_bos=True, special=False)
-    path = prefix_cache.state_path(tmp_path, generator.path, generator.n_ctx, tokens)
+    path = prefix_cache.state_path(tmp_path, generator.llm, generator.n_ctx, tokens)
     assert not prefix_cache.restore(llm, path, tokens)  # nothing saved yet
     llm.reset()
     llm.eval(tokens)
@@ -90,7 +90,7 @@ def test_prefix_state_survives_the_process_through_a_file(generator, tmp_path):
     restored = generator.generate(prefix + " Spain. Berlin is", max_tokens=6).text
     assert restored == evaluated and restored.strip()
     assert not prefix_cache.restore(llm, path, tokens[:-1])
-    assert prefix_cache.state_path(tmp_path, generator.path, generator.n_ctx, tokens[:-1]) != path
+    assert prefix_cache.state_path(tmp_path, generator.llm, generator.n_ctx, tokens[:-1]) != path
     path.write_bytes(b"not a llama.cpp state")
     assert not prefix_cache.restore(llm, path, tokens)
     assert generator.generate(prefix + " Spain. Berlin is", max_tokens=6).text == evaluated
@@ -103,7 +103,7 @@ def test_marker_can_only_name_context_ids(generator):
 
 
 @pytest.mark.parametrize("repack", [False, True])
-def test_weight_repacking_follows_the_setting(settings, repack):
+def test_weight_repacking_follows_the_setting(settings, generator, repack, tmp_path):
     import llama_cpp
 
     gen = LlamaGenerator(settings.with_(repack_weights=repack))
@@ -111,6 +111,11 @@ def test_weight_repacking_follows_the_setting(settings, repack):
     assert bool(gen.llm.model_params.use_extra_bufts) is repack
     assert llama_cpp.llama_model_default_params().use_extra_bufts
     assert gen.generate("The capital of France is", max_tokens=3).completion_tokens >= 1
+    # Other kernels round otherwise: a saved prefix state is never shared between the two
+    tokens = gen.llm.tokenize(b"Paris is", add_bos=True, special=False)
+    same = prefix_cache.state_path(tmp_path, gen.llm, gen.n_ctx, tokens) == \
+        prefix_cache.state_path(tmp_path, generator.llm, generator.n_ctx, tokens)
+    assert same is not repack
 
 
 def test_two_generations_in_a_row_both_answer(assistant):
