@@ -63,6 +63,29 @@ def test_the_chat_opening_is_evaluated_once_at_load(reader):
     assert g.warm(prefix) > 0 and g.llm.n_tokens == len(g._tokenize_chat(opening))
 
 
+def test_the_opening_is_put_back_after_a_yes_no_question_took_its_place(reader, monkeypatch):
+    """A yes/no question is read with instructions of its own, which take the KV cache: the next
+    question reads the saved opening back (milliseconds) instead of prefilling it again, and
+    answers as it did with the opening in place."""
+    from rag import prompts
+    from rag.generation import prefix_cache
+
+    g = reader.generator
+    g.warm(prompts.fixed_prefix(reader.settings.prompts_dir, "read"))  # as Assistant.load() does
+    question = "When did Putin give final approval to the treaty?"
+    before = reader.ask(question)
+    yes_no = reader.ask("Is Russia a permanent member of the UN Security Council?")
+    assert yes_no.outcome == "quote_yes_no" and yes_no.timings["completion_tokens"] > 0
+    assert list(g.llm.input_ids[: len(g._warm)]) != g._warm  # the opening is gone
+    restored = []
+    real = prefix_cache.restore
+    monkeypatch.setattr(prefix_cache, "restore", lambda llm, path, tokens: restored.append(tokens) or
+                        real(llm, path, tokens))
+    after = reader.ask(question)
+    assert restored == [g._warm]
+    assert (after.answer, after.outcome) == (before.answer, before.outcome)
+
+
 def test_the_tier_is_recognised_through_a_link_so_its_fitted_confidence_applies(reader, tmp_path):
     link = tmp_path / "copy.gguf"
     link.symlink_to(models.tier(TIER).path())

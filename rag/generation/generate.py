@@ -232,6 +232,7 @@ class LlamaGenerator(BaseGenerator):
         self.model_sha256 = (known.sha256 or None) if known else None
         self._chat_format = None
         self._table: TokenTable | None = None
+        self._warm: list[int] = []  # the prefix warm() evaluated (tokens)
         self._counted: tuple[str | None, int] = (None, 0)
 
     @property
@@ -252,6 +253,11 @@ class LlamaGenerator(BaseGenerator):
         # A tiny context, or a template that does not keep the turn's text as written: nothing to keep warm.
         if not tokens or len(tokens) >= self.n_ctx:
             return 0.0
+        self._warm = tokens
+        self._load_prefix(tokens)
+        return time.perf_counter() - t0
+
+    def _load_prefix(self, tokens: list[int]) -> None:
         from . import prefix_cache
 
         saved = prefix_cache.state_path(cache_dir() / "prefix", self.llm, self.n_ctx, tokens)
@@ -259,7 +265,19 @@ class LlamaGenerator(BaseGenerator):
             self.llm.reset()
             self.llm.eval(tokens)
             prefix_cache.save(self.llm, saved, tokens)
-        return time.perf_counter() - t0
+
+    def _rewarm(self, tokens: list[int]) -> None:
+        """Put the warm prefix back when `tokens` start with it but another prompt has taken its
+        place in the KV cache: llama-cpp-python keeps one sequence, so a yes/no question (its
+        own instructions) left the next question to prefill the reader's ~350 tokens of
+        instructions again (5-7 s here, against ~20 ms to read its saved state)."""
+        warm = self._warm
+        if not warm or tokens[: len(warm)] != warm:
+            return
+        held = self.llm.input_ids[: min(self.llm.n_tokens, len(warm))]
+        if len(held) == len(warm) and (held == warm).all():
+            return
+        self._load_prefix(warm)
 
     def query_likelihood(self, template: str, **options):
         """Reranking by how probable the model finds the question after each sentence, in a
@@ -348,6 +366,7 @@ class LlamaGenerator(BaseGenerator):
             tokens = self._chat_tokens(prompt, reply_prefix)
             prompt_tokens = len(tokens)
             options["max_tokens"] = max(1, min(max_tokens, self.n_ctx - prompt_tokens - 1))
+            self._rewarm(tokens)
             stream = self.llm.create_completion(tokens, **options)
         else:
             stream = self.llm.create_completion(prompt + reply_prefix, **options)
