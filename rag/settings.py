@@ -104,8 +104,8 @@ class Settings:
     # llama.cpp's CPU backend by default copies Q4_K weights at load into an interleaved layout
     # ("repack") for its own matrix kernels. On this 2-core AVX2 VM the 1.5B reader without it
     # loaded in 1.3 s against 2.0 s and answered warm in 2.76 s against 3.31 s (medians of three
-    # alternated runs, models.md); on another CPU it may pay, so it stays a setting.
-    repack_weights: bool = False
+    # alternated runs, models.md); on another CPU it may pay, so RAG_REPACK_WEIGHTS=1 turns it back on.
+    repack_weights: bool = field(default_factory=lambda: os.environ.get("RAG_REPACK_WEIGHTS") == "1")
     # An OpenAI-compatible inference server to generate on instead of the in-process GGUF
     # (llama.cpp's server gets its extensions used: grammar, /tokenize, /props).
     llm_url: str | None = field(default_factory=lambda: os.environ.get("RAG_LLM_URL") or None)

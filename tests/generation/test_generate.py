@@ -102,6 +102,15 @@ def test_marker_can_only_name_context_ids(generator):
     assert out.text.startswith(("S5]", "S17]"))
 
 
+@pytest.mark.parametrize("value, repack", [(None, False), ("0", False), ("", False), ("1", True)])
+def test_repacking_is_off_unless_the_environment_asks(monkeypatch, value, repack):
+    if value is None:
+        monkeypatch.delenv("RAG_REPACK_WEIGHTS", raising=False)
+    else:
+        monkeypatch.setenv("RAG_REPACK_WEIGHTS", value)
+    assert Settings().repack_weights is repack
+
+
 @pytest.mark.parametrize("repack", [False, True])
 def test_weight_repacking_follows_the_setting(settings, generator, repack, tmp_path):
     import llama_cpp
