@@ -86,6 +86,25 @@ def test_the_opening_is_put_back_after_a_yes_no_question_took_its_place(reader, 
     assert (after.answer, after.outcome) == (before.answer, before.outcome)
 
 
+@pytest.mark.parametrize("question", [
+    "Is Russia a permanent member of the UN Security Council?",
+    "Did North Korea confirm that it sent troops to Russia?",
+])
+def test_a_yes_no_reading_stops_copying_once_its_sentence_is_known(reader, monkeypatch, question):
+    """The answer quotes the chosen sentence whole, so the copy ends once its words stand in one
+    sentence only: the same answer and citation as copying on to the end, in fewer tokens."""
+    from rag.grounding.read import Reader
+
+    settled = reader.ask(question)
+    real = Reader._copy
+    monkeypatch.setattr(Reader, "_copy", lambda self, prompt, sources, reply, on_token, settle=False:
+                        real(self, prompt, sources, reply, on_token))
+    full = reader.ask(question)
+    assert settled.outcome == full.outcome == "quote_yes_no"
+    assert (settled.answer, [c.id for c in settled.citations]) == (full.answer, [c.id for c in full.citations])
+    assert 0 < settled.timings["completion_tokens"] < full.timings["completion_tokens"]
+
+
 def test_the_tier_is_recognised_through_a_link_so_its_fitted_confidence_applies(reader, tmp_path):
     link = tmp_path / "copy.gguf"
     link.symlink_to(models.tier(TIER).path())

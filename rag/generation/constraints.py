@@ -32,15 +32,18 @@ class SpanConstraint:
     """llama-cpp-python logits processor: the output must be a contiguous run of the tokens of
     one of `sources` (a token list, or several), then one of `end` (which stops generation).
     With `edges` (per source, word_edges' starts and ends), the run begins and ends on word edges.
+    With `settle`, the run ends as soon as it stands in one source only: for a caller that needs
+    which source, not the words (a sentence quoted whole once chosen).
     The first call sees only the prompt, so its length marks where the output starts; it also
     keeps, per source, the probability mass of the first tokens that can begin it (how much the
     model wanted to answer from that source before any constraint chose for it)."""
 
     def __init__(self, sources: Sequence[int] | Sequence[Sequence[int]], end: set[int],
-                 edges: Sequence[tuple[Sequence[bool], Sequence[bool]]] | None = None):
+                 edges: Sequence[tuple[Sequence[bool], Sequence[bool]]] | None = None, settle: bool = False):
         many = bool(sources) and not isinstance(sources[0], (int, np.integer))
         self.sources = [list(x) for x in sources] if many else [list(sources)]
         self.end = set(end)
+        self.settle = settle
         everywhere = [([True] * len(src), [True] * len(src)) for src in self.sources]
         self.starts, self.ends = zip(*(edges or everywhere))
         # Per source, the tokens an answer may begin with.
@@ -60,12 +63,18 @@ class SpanConstraint:
         nxt: set[int] = set()
         can_end = False
         generated = list(generated)
+        holders = 0
         for src, starts, ends in zip(self.sources, self.starts, self.ends):
+            held = False
             for i in range(len(src) - g + 1):
                 if starts[i] and src[i:i + g] == generated:
+                    held = True
                     can_end = can_end or ends[i + g - 1]
                     if i + g < len(src):
                         nxt.add(src[i + g])
+            holders += held
+        if self.settle and holders == 1:
+            return set(self.end)
         # Not a run of any source (the constraint never lets one happen): only stopping is left.
         return nxt | self.end if can_end or not nxt else nxt
 

@@ -67,6 +67,7 @@ class Generator(Protocol):
         stop: Iterable[str] = (),
         on_token: Callable[[str], None] | None = None,
         reply_prefix: str = "",
+        settle: bool = False,  # copying several sources: stop once the words stand in one (a backend may copy on)
     ) -> Generation: ...
 
     def count_tokens(self, text: str) -> int | None: ...
@@ -306,7 +307,7 @@ class LlamaGenerator(BaseGenerator):
     def _detok(self, ids: list[int]) -> str:
         return self.llm.detokenize(ids).decode("utf-8", errors="ignore")
 
-    def _span_constraint(self, texts: str | Sequence[str]) -> SpanConstraint:
+    def _span_constraint(self, texts: str | Sequence[str], settle: bool = False) -> SpanConstraint:
         # The span follows "Answer:", so its first word carries the space: tokenise it that way.
         many = not isinstance(texts, str)
         source = [self.llm.tokenize((" " + t).encode("utf-8"), add_bos=False, special=False)
@@ -319,7 +320,7 @@ class LlamaGenerator(BaseGenerator):
 
             end.add(llama_cpp.llama_vocab_eot(self.llm._model.vocab))
             end.discard(-1)
-        return SpanConstraint(source, end, edges)
+        return SpanConstraint(source, end, edges, settle)
 
     def _chat_tokens(self, prompt: str, reply_prefix: str = "") -> list[int]:
         """The prompt as one user turn in the GGUF's own chat template, the reply begun with
@@ -345,13 +346,13 @@ class LlamaGenerator(BaseGenerator):
         return self._chat_format(messages=[{"role": "user", "content": prompt}]).prompt
 
     def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
-                 reply_prefix="") -> Generation:
+                 reply_prefix="", settle=False) -> Generation:
         import llama_cpp
 
         allowed_ids = list(allowed_ids)
         processors = copying = None
         if copy_from is not None:
-            copying = self._span_constraint(copy_from)
+            copying = self._span_constraint(copy_from, settle)
             processors = llama_cpp.LogitsProcessorList([copying])
         elif allowed_ids:
             tail = "" if self.chat else prompt[-16:]

@@ -184,7 +184,9 @@ class ServedGenerator(BaseGenerator):
         return ServedQueryLikelihood(self, template, **options)
 
     def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
-                 reply_prefix="") -> Generation:
+                 reply_prefix="", settle=False) -> Generation:
+        # `settle` is not passed on: a grammar cannot see which sources still hold the words, so
+        # the copy runs to its end (the same source, later).
         if self.chat and not self.grammar:
             return served_openai.chat(self, prompt, copy_from=copy_from, max_tokens=max_tokens, stop=stop,
                                       on_token=on_token, reply_prefix=reply_prefix)

@@ -74,8 +74,8 @@ class Reader:
             shown.pop()
         return None
 
-    def _copy(self, prompt: str, sources: list[str], reply: str, on_token):
-        return self.generator.generate(prompt, copy_from=sources, reply_prefix=reply,
+    def _copy(self, prompt: str, sources: list[str], reply: str, on_token, settle: bool = False):
+        return self.generator.generate(prompt, copy_from=sources, reply_prefix=reply, settle=settle,
                                        max_tokens=self.settings.max_span_tokens, stop=["\n"], on_token=on_token)
 
     def read(self, question: Question, evidence: list[Passage], on_token=None) -> Reading | None:
@@ -95,7 +95,9 @@ class Reader:
         reply = self.lang.READER_REPLY_YES_NO if yes_no else self.lang.READER_REPLY
         none = self.lang.READER_NONE
         hold = on_token and _HoldDecline(on_token, none)
-        gen = self._copy(prompt, sentences + ([] if yes_no else [none]), reply, hold)
+        # A yes/no answer quotes the chosen sentence whole: once the copied words stand in one
+        # sentence only, the rest of the copy (a second or more of decoding) would change nothing.
+        gen = self._copy(prompt, sentences + ([] if yes_no else [none]), reply, hold, settle=yes_no)
         total = gen.start_total or 1.0
         mass = gen.start_mass or [0.0] * (len(shown) + 1)
         p_none = 0.0 if yes_no else mass[-1] / total

@@ -52,6 +52,20 @@ def test_span_constraint_over_several_sources(generated, allowed, holders):
     assert constraint.containing(generated) == holders
 
 
+@pytest.mark.parametrize(
+    "generated, allowed",
+    [
+        ([], {10, 11, 12, 20, 13, 30}),  # the first step is free as before
+        ([11], {12, 13, 99}),  # still in two sentences: the copy goes on
+        ([10], {99}),  # only the first sentence holds it: the source is known, the copy ends
+        ([20, 11], {99}),  # where it would otherwise go on to 13
+    ],
+)
+def test_a_settling_span_ends_once_one_source_holds_it(generated, allowed):
+    constraint = SpanConstraint(SOURCES, END, settle=True)
+    assert constraint.allowed(generated) == allowed
+
+
 def test_span_constraint_keeps_the_first_steps_mass_per_source():
     constraint = SpanConstraint(SOURCES, END)
     scores = np.full(100, -np.inf, dtype=np.float32)

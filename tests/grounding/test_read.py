@@ -31,8 +31,8 @@ class CopyingBackend(BaseGenerator):
         self.calls: list[dict] = []
 
     def generate(self, prompt, *, allowed_ids=(), copy_from=None, max_tokens=48, stop=(), on_token=None,
-                 reply_prefix=""):
-        self.calls.append(dict(prompt=prompt, copy_from=copy_from, reply_prefix=reply_prefix))
+                 reply_prefix="", settle=False):
+        self.calls.append(dict(prompt=prompt, copy_from=copy_from, reply_prefix=reply_prefix, settle=settle))
         reply = self.replies.pop(0)
         if on_token:
             on_token(reply)
