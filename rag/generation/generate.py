@@ -275,8 +275,7 @@ class LlamaGenerator(BaseGenerator):
         warm = self._warm
         if not warm or tokens[: len(warm)] != warm:
             return
-        held = self.llm.input_ids[: min(self.llm.n_tokens, len(warm))]
-        if len(held) == len(warm) and (held == warm).all():
+        if self.llm.n_tokens >= len(warm) and (self.llm.input_ids[: len(warm)] == warm).all():
             return
         self._load_prefix(warm)
 

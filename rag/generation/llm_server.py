@@ -63,8 +63,7 @@ def server_params(params, model: Path | None, *, host: str, port: int, parallel:
         params.embedding = True
         # An input is embedded in one pass: a whole slot's context fits in one physical batch.
         params.n_batch = params.n_ubatch = n_ctx
-    # As in-process (Settings.repack_weights): on this VM repacking made the 1.5B load in 2.0 s
-    # against 1.2 s and a 327-token request take 4.4 s against 4.0 s.
+    # As in-process (Settings.repack_weights); models.md has the server's own measurements.
     params.no_extra_bufts = not settings.repack_weights
     if not verbose:
         params.verbosity = -1
